@@ -1,0 +1,217 @@
+"""Profiles: schema ``edgeprof/profile/v1`` as YAML; load, validate, save atomically, merge runs.
+
+A profile holds one (board, model, backend, precision) and a run entry per batch size.
+The full field list is in docs/profile-schema.md. Loading uses ``yaml.safe_load`` only;
+validation names the field that is wrong; saving writes a temp file in the same folder,
+fsyncs it and renames it over the old one, so a killed process leaves the old or the new
+file, never half of one.
+"""
+import datetime
+import os
+import tempfile
+
+import yaml
+
+from edgeprof.errors import InputFileError, ProfileError
+
+SCHEMA = "edgeprof/profile/v1"
+SCHEMA_PREFIX = "edgeprof/profile/v"
+SUPPORTED_MAJOR = 1
+RUN_STATUSES = ("ok", "oom", "error")
+LATENCY_STATS = ("mean", "median", "p90", "p95", "p99", "min", "max", "std", "cov")
+
+_NUMBER = (int, float)
+_TYPE_NAMES = {str: "a string", int: "an integer", _NUMBER: "a number", bool: "true/false",
+               dict: "a mapping", list: "a list"}
+
+# field -> (type, required). Nested mappings are checked by their own tables below.
+TOP_FIELDS = {
+    "schema": (str, True),
+    "edgeprof_version": (str, True),
+    "created": (str, True),
+    "updated": (str, False),
+    "board": (dict, True),
+    "model": (dict, True),
+    "backend": (dict, True),
+    "protocol": (dict, True),
+    "power": (dict, True),
+    "runs": (list, True),
+}
+BOARD_FIELDS = {"model": (str, True), "slug": (str, True), "is_jetson": (bool, False)}
+MODEL_FIELDS = {
+    "name": (str, True), "file": (str, False), "sha256": (str, False), "input_shape": (list, False),
+    "params": (int, False), "macs": (int, False), "paper_ops": (int, False),
+    "weight_bytes": (int, False), "top1": (_NUMBER, False), "top5": (_NUMBER, False),
+}
+BACKEND_FIELDS = {"name": (str, True), "version": (str, False), "precision": (str, True),
+                  "device": (str, False), "options": (dict, False)}
+PROTOCOL_FIELDS = {"warmup_seconds": (_NUMBER, True), "warmup_runs": (int, True),
+                   "min_seconds": (_NUMBER, True), "min_runs": (int, True)}
+POWER_FIELDS = {"status": (str, True)}
+RUN_FIELDS = {
+    "batch": (int, True), "status": (str, True), "settings_id": (str, True), "message": (str, False),
+    "latency_ms": (dict, False), "device_time_ms": (dict, False), "runs": (int, False),
+    "window_s": (_NUMBER, False), "throughput_ips": (_NUMBER, False), "warnings": (list, False),
+    "memory": (dict, False), "power": (dict, False), "board_state": (dict, False),
+}
+
+
+def now_iso():
+    """UTC time as ISO 8601 with a ``Z``, to the second."""
+    return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z"
+
+
+def _type_ok(value, expected):
+    if expected is _NUMBER or expected is int:
+        return isinstance(value, expected) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _check_fields(mapping, table, where, source):
+    for field, (expected, required) in sorted(table.items()):
+        name = "%s.%s" % (where, field) if where else field
+        if field not in mapping or mapping[field] is None:
+            if required:
+                raise ProfileError("%s: field %r is missing" % (source, name))
+            continue
+        value = mapping[field]
+        if not _type_ok(value, expected):
+            raise ProfileError("%s: field %r must be %s, got %s %r"
+                               % (source, name, _TYPE_NAMES[expected], type(value).__name__, value))
+
+
+def _check_schema_version(data, source):
+    schema = data.get("schema")
+    if not isinstance(schema, str) or not schema.startswith(SCHEMA_PREFIX):
+        raise ProfileError("%s: not an edgeprof profile (field 'schema' is %r, expected %r)"
+                           % (source, schema, SCHEMA))
+    major = schema[len(SCHEMA_PREFIX):].split(".")[0]
+    if major != str(SUPPORTED_MAJOR):
+        raise ProfileError("%s: profile schema %r is not supported by edgeprof (it reads %r); "
+                           "upgrade edgeprof to read it" % (source, schema, SCHEMA))
+
+
+def _check_run(run, index, source):
+    where = "runs[%d]" % index
+    if not isinstance(run, dict):
+        raise ProfileError("%s: field %r must be a mapping, got %s" % (source, where, type(run).__name__))
+    _check_fields(run, RUN_FIELDS, where, source)
+    if run["batch"] < 1:
+        raise ProfileError("%s: field '%s.batch' must be >= 1, got %d" % (source, where, run["batch"]))
+    if run["status"] not in RUN_STATUSES:
+        raise ProfileError("%s: field '%s.status' must be one of %s, got %r"
+                           % (source, where, ", ".join(RUN_STATUSES), run["status"]))
+    if run["status"] != "ok":
+        return
+    for field in ("latency_ms", "throughput_ips", "runs"):
+        if run.get(field) is None:
+            raise ProfileError("%s: field '%s.%s' is missing (required when status is ok)"
+                               % (source, where, field))
+    stats = {name: (_NUMBER, True) for name in LATENCY_STATS}
+    _check_fields(run["latency_ms"], stats, where + ".latency_ms", source)
+
+
+def validate(data, source="<profile>"):
+    """Check a loaded profile; raise :class:`ProfileError` naming the first wrong field."""
+    if not isinstance(data, dict):
+        raise ProfileError("%s: a profile must be a YAML mapping, got %s" % (source, type(data).__name__))
+    _check_schema_version(data, source)
+    _check_fields(data, TOP_FIELDS, "", source)
+    for field, table in (("board", BOARD_FIELDS), ("model", MODEL_FIELDS),
+                         ("backend", BACKEND_FIELDS), ("protocol", PROTOCOL_FIELDS),
+                         ("power", POWER_FIELDS)):
+        _check_fields(data[field], table, field, source)
+    for index, run in enumerate(data["runs"]):
+        _check_run(run, index, source)
+    return data
+
+
+def read_yaml(path):
+    """``yaml.safe_load`` of a file, with one-line errors for missing and malformed files."""
+    try:
+        with open(path, "r") as f:
+            text = f.read()
+    except (IOError, OSError) as exc:
+        raise InputFileError("cannot read %s: %s" % (path, exc.strerror or exc))
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = " (line %d, column %d)" % (mark.line + 1, mark.column + 1) if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputFileError("%s is not valid YAML%s: %s" % (path, where, problem))
+
+
+def load(path):
+    """Load and validate one profile file."""
+    return validate(read_yaml(path), source=path)
+
+
+def dump_yaml(data):
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False, width=100)
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` atomically: temp file in the same folder, fsync, rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def save(path, data):
+    """Validate and atomically save a profile; stamps ``updated``."""
+    data["updated"] = now_iso()
+    validate(data, source=path)
+    write_atomic(path, dump_yaml(data))
+
+
+def find_run(data, batch, settings_id):
+    """The run entry for ``batch`` recorded with ``settings_id``, or ``None``."""
+    for run in data.get("runs", []):
+        if run.get("batch") == batch and run.get("settings_id") == settings_id:
+            return run
+    return None
+
+
+def put_run(data, run):
+    """Insert or replace the run for ``run['batch']``, keeping runs sorted by batch."""
+    runs = [r for r in data.get("runs", []) if r.get("batch") != run["batch"]]
+    runs.append(run)
+    runs.sort(key=lambda r: r["batch"])
+    data["runs"] = runs
+
+
+def iter_profile_files(paths):
+    """Profile YAML files under the given files/folders, sorted; raises when a path is missing."""
+    found = []
+    for given in paths:
+        if os.path.isdir(given):
+            for folder, _, files in os.walk(given):
+                found.extend(os.path.join(folder, f) for f in files
+                             if f.endswith((".yaml", ".yml")) and not f.startswith("."))
+        elif os.path.isfile(given):
+            found.append(given)
+        else:
+            raise InputFileError("no such file or folder: %s" % given)
+    return sorted(found)
