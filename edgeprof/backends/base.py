@@ -9,10 +9,16 @@ Errors: ``open`` and ``run`` raise :class:`edgeprof.errors.OutOfMemory` when the
 cannot allocate what the batch needs (the sweep records ``status: oom``), and
 :class:`edgeprof.errors.BackendUnavailable` when the runtime is missing.
 """
+from edgeprof.errors import OutOfMemory
 
 
 class Session(object):
-    """One opened model at one batch size. Subclasses fill in the ``*_impl`` methods."""
+    """One opened model at one batch size. Subclasses fill in the ``*_impl`` methods.
+
+    ``has_device_time`` is True where ``gpu_time_ms`` returns the device time of each run.
+    """
+
+    has_device_time = False
 
     def __init__(self, batch):
         self.batch = batch
@@ -44,6 +50,17 @@ class Backend(object):
     """A runtime. ``name`` is what ``--backend`` takes."""
 
     name = None
+
+    # Words in a runtime's error message that mean an allocation failed.
+    OOM_MARKERS = ("out of memory", "failed to allocate", "bad_alloc", "cannot allocate memory",
+                   "memoryallocation", "out_of_memory")
+
+    def is_out_of_memory(self, exc):
+        """True when ``exc`` (raised by ``open`` or ``run``) means the batch did not fit in memory."""
+        if isinstance(exc, (MemoryError, OutOfMemory)):
+            return True
+        text = str(exc).lower().replace(" ", "")
+        return any(marker.replace(" ", "") in text for marker in self.OOM_MARKERS)
 
     def available(self):
         """``None`` when this runtime can run here, else one line saying why not and what to do."""

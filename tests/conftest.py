@@ -1,0 +1,39 @@
+"""Shared test helpers: run the CLI in a subprocess, the tiny model, a machine root."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_ONNX = os.path.join(REPO, "tests", "data", "tiny.onnx")
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+
+def run_cli(args, env=None, timeout=300):
+    """Run ``python -m edgeprof ARGS``; returns the CompletedProcess (text stdout/stderr)."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = REPO + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "edgeprof"] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, env=full_env, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def tiny_onnx():
+    return TINY_ONNX
+
+
+@pytest.fixture
+def empty_root(tmp_path, monkeypatch):
+    """A machine root with nothing in it: no sensors, not a Jetson."""
+    root = tmp_path / "root"
+    root.mkdir()
+    monkeypatch.setenv("EDGEPROF_ROOT", str(root))
+    return root
