@@ -203,15 +203,21 @@ def put_run(data, run):
 
 
 def iter_profile_files(paths):
-    """Profile YAML files under the given files/folders, sorted; raises when a path is missing."""
+    """Profile YAML files under the given files/folders, in the order given (sorted within a folder).
+
+    Raises :class:`InputFileError` when a path does not exist.
+    """
     found = []
     for given in paths:
         if os.path.isdir(given):
+            inside = []
             for folder, _, files in os.walk(given):
-                found.extend(os.path.join(folder, f) for f in files
-                             if f.endswith((".yaml", ".yml")) and not f.startswith("."))
+                inside.extend(os.path.join(folder, f) for f in files
+                              if f.endswith((".yaml", ".yml")) and not f.startswith("."))
+            found.extend(f for f in sorted(inside) if f not in found)
         elif os.path.isfile(given):
-            found.append(given)
+            if given not in found:
+                found.append(given)
         else:
             raise InputFileError("no such file or folder: %s" % given)
-    return sorted(found)
+    return found

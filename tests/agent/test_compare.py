@@ -1,0 +1,99 @@
+"""compare: tables across boards, ratios, geometric means, regression gate, bad input."""
+import copy
+import json
+
+import pytest
+import yaml
+
+from edgeprof import compare
+
+LAT = {"mean": 1.0, "median": 1.0, "p90": 1.0, "p95": 1.0, "p99": 1.0, "min": 1.0, "max": 1.0, "std": 0.0, "cov": 0.0}
+
+
+def make_profile(board, model, median_ms, batch=1, status="ok", energy_mj=None):
+    run = {"batch": batch, "status": status, "settings_id": "s"}
+    if status == "ok":
+        run.update(latency_ms=dict(LAT, median=median_ms), runs=10, throughput_ips=1000.0 * batch / median_ms,
+                   per_image_ms=median_ms / batch)
+        if energy_mj is not None:
+            run["power"] = {"energy_per_image_mj": energy_mj}
+    else:
+        run["message"] = "Failed to allocate"
+    return {"schema": "edgeprof/profile/v1", "edgeprof_version": "0.1.0", "created": "x",
+            "board": {"model": board, "slug": board}, "model": {"name": model},
+            "backend": {"name": "onnxruntime", "precision": "fp32"},
+            "protocol": {"warmup_seconds": 0, "warmup_runs": 1, "min_seconds": 1, "min_runs": 1},
+            "power": {"status": "unavailable", "reason": "test"}, "runs": [run]}
+
+
+@pytest.fixture
+def two_boards(tmp_path):
+    for board, times in (("tx2", {"resnet18": 20.0, "vgg16": 100.0}), ("orin", {"resnet18": 5.0, "vgg16": 40.0})):
+        folder = tmp_path / board
+        folder.mkdir()
+        for model, ms in times.items():
+            (folder / (model + ".yaml")).write_text(yaml.safe_dump(make_profile(board, model, ms, energy_mj=ms)))
+    return tmp_path
+
+
+def test_ratios_and_geomean(two_boards):
+    table = compare.build(compare.load_profiles([str(two_boards / "tx2"), str(two_boards / "orin")]))
+    assert table.columns == ["tx2/onnxruntime/fp32", "orin/onnxruntime/fp32"]
+    assert dict(table.rows) == {"resnet18": [20.0, 5.0], "vgg16": [100.0, 40.0]}
+    assert table.geomean[1] == pytest.approx((0.25 * 0.4) ** 0.5)
+
+
+def test_baseline_by_part_of_a_label(two_boards):
+    table = compare.build(compare.load_profiles([str(two_boards)]), baseline="orin")
+    assert table.columns[table.baseline].startswith("orin")
+
+
+def test_ambiguous_baseline_is_refused(two_boards):
+    with pytest.raises(compare.UsageError, match="matches several"):
+        compare.build(compare.load_profiles([str(two_boards)]), baseline="onnxruntime")
+
+
+def test_oom_runs_are_empty_cells(tmp_path):
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(make_profile("nano", "vgg16", 0, status="oom")))
+    table = compare.build(compare.load_profiles([str(tmp_path)]))
+    assert table.rows == [("vgg16", [None])]
+    assert "-" in compare.render_text(table)
+
+
+def test_fail_if_slower_exits_1_on_a_regression(cli, two_boards):
+    result = cli(["compare", str(two_boards / "orin"), str(two_boards / "tx2"), "--fail-if-slower", "10"])
+    assert result.returncode == 1
+    assert "regression: resnet18 on tx2/onnxruntime/fp32 is 300.0% worse" in result.stderr
+
+
+def test_fail_if_slower_passes_when_within_the_limit(cli, two_boards):
+    result = cli(["compare", str(two_boards / "tx2"), str(two_boards / "orin"), "--fail-if-slower", "10"])
+    assert result.returncode == 0
+
+
+def test_throughput_regression_direction_is_higher_is_better(two_boards):
+    table = compare.build(compare.load_profiles([str(two_boards / "orin"), str(two_boards / "tx2")]), "throughput")
+    assert [m for m, _, _ in table.regressions(10)] == ["resnet18", "vgg16"]
+
+
+def test_outputs_json_csv_markdown(cli, two_boards):
+    data = json.loads(cli(["compare", str(two_boards), "--json", "--metric", "energy"]).stdout)
+    assert data["metric"] == "energy" and data["rows"][0]["values"]
+    csv_text = cli(["compare", str(two_boards), "--csv"]).stdout
+    assert csv_text.splitlines()[0].startswith("model,")
+    md = cli(["compare", str(two_boards), "--markdown"]).stdout
+    assert "| **geomean ratio** |" in md
+
+
+def test_a_folder_without_profiles_is_an_error(cli, tmp_path):
+    result = cli(["compare", str(tmp_path)])
+    assert result.returncode == 2 and "no profiles" in result.stderr
+
+
+def test_a_broken_profile_in_the_set_is_named(cli, two_boards):
+    bad = make_profile("tx2", "alexnet", 1.0)
+    bad["runs"][0]["latency_ms"] = copy.deepcopy(LAT)
+    bad["runs"][0]["latency_ms"]["p90"] = "slow"
+    (two_boards / "tx2" / "alexnet.yaml").write_text(yaml.safe_dump(bad))
+    result = cli(["compare", str(two_boards)])
+    assert result.returncode == 2 and "alexnet.yaml" in result.stderr and "p90" in result.stderr
