@@ -1,0 +1,54 @@
+"""``edgeprof export``: models to ONNX in a models folder, with ``manifest.yaml`` (workstation side)."""
+from edgeprof.errors import EdgeprofError, UsageError
+
+HELP = ("export the paper's zoo or torchvision classifiers to ONNX (or add your own ONNX file) and "
+        "record their static costs in <out>/manifest.yaml")
+
+
+def _name_list(text):
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def configure(parser):
+    what = parser.add_argument_group("what to export (one or more)")
+    what.add_argument("--zoo", choices=("paper",),
+                      help="every model of the paper's zoo (14 ImageNet classifiers)")
+    what.add_argument("--models", type=_name_list, default=[], metavar="NAMES",
+                      help="comma-separated names: the paper's (alexnet, bn_alexnet, bn_nin, enet, "
+                           "googlenet, resnet18..resnet152, vgg16, vgg19, inception_v3, "
+                           "inception_v4) or any torchvision classification model")
+    what.add_argument("--onnx", metavar="PATH", help="add your own single-file ONNX model (needs --name)")
+    parser.add_argument("--out", default="models", metavar="DIR",
+                        help="models folder; the manifest is DIR/manifest.yaml (default: models)")
+    parser.add_argument("--weights", choices=("none", "default"), default="none",
+                        help="none: random weights (default); default: the published ones "
+                             "(torchvision downloads them)")
+    parser.add_argument("--opset", type=int, default=13, help="ONNX opset (default 13, for TensorRT 8.x)")
+    parser.add_argument("--force", action="store_true", help="export again models the manifest has")
+    own = parser.add_argument_group("with --onnx")
+    own.add_argument("--name", help="the model's name in the manifest")
+    own.add_argument("--family", default="custom", help="family for figure colours (default: custom)")
+    own.add_argument("--link", action="store_true", help="symlink the file into DIR instead of copying")
+    own.add_argument("--top1", type=float, help="the model's top-1 accuracy in percent, if known")
+    own.add_argument("--top5", type=float, help="the model's top-5 accuracy in percent, if known")
+
+
+def run(args):
+    from edgeprof import export, zoo
+    if not (args.zoo or args.models or args.onnx):
+        raise UsageError("nothing to export: give --zoo paper, --models NAMES or --onnx PATH --name NAME")
+    export.check_opset(args.opset)
+    if args.onnx:
+        if not args.name:
+            raise UsageError("--onnx %s needs --name NAME for the manifest" % args.onnx)
+        export.add_onnx(args.onnx, args.name, args.out, family=args.family, link=args.link,
+                        top1=args.top1, top5=args.top5, force=args.force)
+    if args.zoo or args.models:
+        models = zoo.resolve(args.zoo, args.models)
+        failed = export.export_models(models, args.out, weights=args.weights, opset=args.opset,
+                                      force=args.force)
+        if failed:
+            raise EdgeprofError("%d of %d models failed (%s); the others are in %s/manifest.yaml; "
+                                "see the messages above" % (len(failed), len(models),
+                                                            ", ".join(n for n, _ in failed), args.out))
+    return 0

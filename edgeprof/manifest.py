@@ -1,0 +1,192 @@
+"""``models/manifest.yaml``: the exported models and their static costs; read, validate, save.
+
+Schema ``edgeprof/manifest/v1``. ``edgeprof export`` writes it on a workstation; the sweep reads
+it on the board (Python 3.6, stdlib and PyYAML only: this module must not need torch or onnx).
+Each entry names one ONNX file (relative to the manifest's folder), its sha256, and what the
+board cannot compute by itself: parameter and operation counts, published accuracy. The field
+list is in docs/models.md. Validation names the first wrong field, like :mod:`edgeprof.profile`.
+"""
+import hashlib
+import os
+
+from edgeprof import __version__
+from edgeprof.errors import InputFileError
+from edgeprof.profile import dump_yaml, now_iso, read_yaml, write_atomic
+
+SCHEMA = "edgeprof/manifest/v1"
+SCHEMA_PREFIX = "edgeprof/manifest/v"
+SUPPORTED_MAJOR = 1
+FILE_NAME = "manifest.yaml"
+WEIGHTS_KINDS = ("none", "default", "user")
+HASH_CHUNK_BYTES = 1 << 20
+
+_NUMBER = (int, float)
+_TYPE_NAMES = {str: "a string", int: "an integer", _NUMBER: "a number", dict: "a mapping",
+               list: "a list"}
+
+TOP_FIELDS = {"schema": (str, True), "edgeprof_version": (str, True), "models": (list, True)}
+# field -> (type, required). Static counts are null when unknown (e.g. analysis failed).
+ENTRY_FIELDS = {
+    "name": (str, True), "family": (str, False), "file": (str, True), "sha256": (str, True),
+    "input_shape": (list, True), "opset": (int, False), "params": (int, False),
+    "graph_params": (int, False), "macs": (int, False), "paper_ops": (int, False),
+    "weight_bytes": (int, False), "fc_params": (int, False), "fc_macs": (int, False),
+    "file_bytes": (int, False), "top1": (_NUMBER, False), "top5": (_NUMBER, False),
+    "accuracy_source": (str, False), "weights": (str, True), "numeric_check": (dict, False),
+    "exported": (str, False), "export_seconds": (_NUMBER, False),
+}
+NUMERIC_CHECK_FIELDS = {"max_abs_diff": (_NUMBER, True), "tolerance": (_NUMBER, True)}
+
+
+def _type_ok(value, expected):
+    if expected is _NUMBER or expected is int:
+        return isinstance(value, expected) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _check_fields(mapping, table, where, source):
+    for field, (expected, required) in sorted(table.items()):
+        name = "%s.%s" % (where, field) if where else field
+        value = mapping.get(field)
+        if value is None:
+            if required:
+                raise InputFileError("%s: field %r is missing" % (source, name))
+            continue
+        if not _type_ok(value, expected):
+            raise InputFileError("%s: field %r must be %s, got %s %r"
+                                 % (source, name, _TYPE_NAMES[expected], type(value).__name__, value))
+
+
+def _check_schema_version(data, source):
+    schema = data.get("schema")
+    if not isinstance(schema, str) or not schema.startswith(SCHEMA_PREFIX):
+        raise InputFileError("%s: not an edgeprof manifest (field 'schema' is %r, expected %r)"
+                             % (source, schema, SCHEMA))
+    major = schema[len(SCHEMA_PREFIX):].split(".")[0]
+    if major != str(SUPPORTED_MAJOR):
+        raise InputFileError("%s: manifest schema %r is not supported by edgeprof (it reads %r); "
+                             "upgrade edgeprof to read it" % (source, schema, SCHEMA))
+
+
+def _check_entry(entry, index, source, seen):
+    where = "models[%d]" % index
+    if not isinstance(entry, dict):
+        raise InputFileError("%s: field %r must be a mapping, got %s"
+                             % (source, where, type(entry).__name__))
+    _check_fields(entry, ENTRY_FIELDS, where, source)
+    if entry["name"] in seen:
+        raise InputFileError("%s: field '%s.name' repeats the model name %r; names must be unique"
+                             % (source, where, entry["name"]))
+    seen.add(entry["name"])
+    if entry["weights"] not in WEIGHTS_KINDS:
+        raise InputFileError("%s: field '%s.weights' must be one of %s, got %r"
+                             % (source, where, ", ".join(WEIGHTS_KINDS), entry["weights"]))
+    if os.path.isabs(entry["file"]):
+        raise InputFileError("%s: field '%s.file' must be relative to the manifest's folder, got %r"
+                             % (source, where, entry["file"]))
+    if not all(_type_ok(d, int) and d > 0 for d in entry["input_shape"]):
+        raise InputFileError("%s: field '%s.input_shape' must list positive integers (no batch axis), "
+                             "got %r" % (source, where, entry["input_shape"]))
+    if entry.get("numeric_check") is not None:
+        _check_fields(entry["numeric_check"], NUMERIC_CHECK_FIELDS, where + ".numeric_check", source)
+
+
+def validate(data, source="<manifest>"):
+    """Check a loaded manifest; raise :class:`InputFileError` naming the first wrong field.
+
+    Returns:
+        ``data``, unchanged.
+    """
+    if not isinstance(data, dict):
+        raise InputFileError("%s: a manifest must be a YAML mapping, got %s"
+                             % (source, type(data).__name__))
+    _check_schema_version(data, source)
+    _check_fields(data, TOP_FIELDS, "", source)
+    seen = set()
+    for index, entry in enumerate(data["models"]):
+        _check_entry(entry, index, source, seen)
+    return data
+
+
+def new():
+    """An empty manifest of this edgeprof version."""
+    return {"schema": SCHEMA, "edgeprof_version": __version__, "updated": now_iso(), "models": []}
+
+
+def load(path):
+    """Load and validate a manifest file."""
+    return validate(read_yaml(path), source=path)
+
+
+def load_or_new(path):
+    """The manifest at ``path``, or an empty one when the file does not exist yet."""
+    if not os.path.exists(path):
+        return new()
+    return load(path)
+
+
+def save(path, data):
+    """Validate and atomically save a manifest; stamps ``edgeprof_version`` and ``updated``."""
+    data["edgeprof_version"] = __version__
+    data["updated"] = now_iso()
+    validate(data, source=path)
+    write_atomic(path, dump_yaml(data))
+
+
+def entries(data):
+    """The model entries of a loaded manifest, in file order."""
+    return list(data.get("models") or [])
+
+
+def find(data, name):
+    """The entry named ``name``, or ``None``."""
+    for entry in entries(data):
+        if entry.get("name") == name:
+            return entry
+    return None
+
+
+def put(data, entry):
+    """Insert ``entry``, or replace the entry of the same name in place."""
+    models = entries(data)
+    for index, old in enumerate(models):
+        if old.get("name") == entry["name"]:
+            models[index] = entry
+            break
+    else:
+        models.append(entry)
+    data["models"] = models
+
+
+def sha256_file(path):
+    """The sha256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_path(entry, manifest_dir):
+    """The absolute path of an entry's model file."""
+    return os.path.join(os.path.abspath(manifest_dir), entry["file"])
+
+
+def verify_file(entry, manifest_dir):
+    """Check that an entry's file exists and has the sha256 the manifest records.
+
+    Args:
+        entry: one entry of :func:`entries`.
+        manifest_dir: the folder that holds the manifest (entry files are relative to it).
+
+    Returns:
+        The absolute path of the model file.
+    """
+    path = model_path(entry, manifest_dir)
+    if not os.path.isfile(path):
+        raise InputFileError("%s (model %s) is missing; run edgeprof export again or fix "
+                             "models/manifest.yaml" % (path, entry["name"]))
+    if sha256_file(path) != entry["sha256"]:
+        raise InputFileError("%s (model %s) differs from the manifest; re-export with edgeprof export "
+                             "--force or fix models/manifest.yaml" % (path, entry["name"]))
+    return path
