@@ -1,0 +1,75 @@
+"""How much does edgeprof's harness add to what it measures?
+
+In one process, on one ONNX Runtime session, alternate rounds of
+  A. a bare loop: ``session.run`` on the same preallocated input, timed with perf_counter, and
+  B. edgeprof's measurement (``edgeprof.measure.measure`` on the backend's Session),
+and print the median latency of each, and their ratio B/A. Rounds alternate so that drifts of
+a shared machine hit both alike; the figure reported is the median over rounds.
+
+    python benchmarks/harness_overhead.py                 # resnet18, batch 1, CPU (exports it if needed)
+    python benchmarks/harness_overhead.py --model models/resnet18.onnx --rounds 7 --seconds 3
+
+The house limit is 2% (ratio <= 1.02) for resnet18 at batch 1 on the CPU.
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from edgeprof.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+from edgeprof.measure import Protocol, measure  # noqa: E402
+
+
+def export_resnet18(path):
+    import torch
+    import torchvision
+    model = torchvision.models.resnet18(weights=None).eval()
+    torch.onnx.export(model, (torch.randn(1, 3, 224, 224),), path, input_names=["input"], output_names=["logits"],
+                      opset_version=13, dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+
+
+def bare_loop(ort_session, outputs, feed, seconds):
+    perf = time.perf_counter
+    run = ort_session.run
+    times = []
+    deadline = perf() + seconds
+    while perf() < deadline or len(times) < 10:
+        t0 = perf()
+        run(outputs, feed)
+        times.append(perf() - t0)
+    return statistics.median(times) * 1000.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="ONNX file (default: resnet18 with random weights, exported to a temp file)")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per round and per side")
+    args = parser.parse_args()
+    model = args.model
+    if not model:
+        model = os.path.join(tempfile.mkdtemp(), "resnet18.onnx")
+        export_resnet18(model)
+    session = OnnxRuntimeBackend().open(model, args.batch, "fp32", {})
+    ort_session, outputs, feed = session._session, session._output_names, session._feed
+    protocol = Protocol(warmup_seconds=0.5, warmup_runs=10, min_seconds=args.seconds, min_runs=10)
+    measure(session, Protocol(1.0, 10, 0.5, 10))  # warm the caches once for both sides
+    bare, harness = [], []
+    for index in range(args.rounds):
+        bare.append(bare_loop(ort_session, outputs, feed, args.seconds))
+        harness.append(measure(session, protocol).summary()["latency_ms"]["median"])
+        print("round %d: bare %.3f ms  edgeprof %.3f ms  ratio %.4f"
+              % (index + 1, bare[-1], harness[-1], harness[-1] / bare[-1]))
+    ratios = [h / b for h, b in zip(harness, bare)]
+    print("model %s batch %d: median bare %.3f ms, median edgeprof %.3f ms, median ratio edgeprof/bare %.4f "
+          "(limit 1.02)" % (os.path.basename(model), args.batch, statistics.median(bare),
+                            statistics.median(harness), statistics.median(ratios)))
+
+
+if __name__ == "__main__":
+    main()
