@@ -1,0 +1,89 @@
+"""Calibration images for TensorRT int8: files from ``--calib-dir`` as float32 NCHW batches.
+
+Two kinds of files are read, sorted by name:
+
+- ``.npy``: a preprocessed array of shape ``(C, H, W)`` or ``(N, C, H, W)``, used as is;
+- ``.jpg``/``.jpeg``/``.png``/``.bmp``: decoded with Pillow where it imports, resized to the
+  model's H x W, scaled to [0, 1] and normalised with the ImageNet mean and std
+  (the torchvision preprocessing the zoo's models were trained with).
+
+Only numpy is needed for ``.npy`` files; Pillow is imported lazily for images.
+"""
+import hashlib
+import os
+
+from edgeprof.errors import InputFileError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def calibration_files(calib_dir):
+    """Sorted paths of the usable files in ``calib_dir``.
+
+    Raises:
+        InputFileError: the folder is missing or holds no usable file.
+    """
+    if not os.path.isdir(calib_dir):
+        raise InputFileError("--calib-dir %s is not a folder; give a folder of .npy or image files" % calib_dir)
+    names = sorted(n for n in os.listdir(calib_dir) if n.lower().endswith((".npy",) + IMAGE_SUFFIXES))
+    if not names:
+        raise InputFileError("--calib-dir %s holds no .npy, .jpg, .png or .bmp file" % calib_dir)
+    return [os.path.join(calib_dir, n) for n in names]
+
+
+def fingerprint(paths):
+    """A short hash of the file names and sizes: part of the engine cache key for int8."""
+    digest = hashlib.sha256()
+    for p in paths:
+        digest.update(("%s:%d\n" % (os.path.basename(p), os.path.getsize(p))).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def _load_image(path, chw):
+    try:
+        from PIL import Image
+    except ImportError:
+        raise InputFileError("%s: reading images for int8 calibration needs Pillow (pip3 install pillow); "
+                             "or give preprocessed .npy files in --calib-dir" % path)
+    import numpy
+    channels, height, width = chw
+    with Image.open(path) as image:
+        rgb = image.convert("RGB").resize((width, height))
+        pixels = numpy.asarray(rgb, dtype=numpy.float32) / 255.0
+    pixels = (pixels - numpy.array(IMAGENET_MEAN, numpy.float32)) / numpy.array(IMAGENET_STD, numpy.float32)
+    if channels != 3:
+        raise InputFileError("%s: the model takes %d channels; give .npy files in --calib-dir" % (path, channels))
+    return pixels.transpose(2, 0, 1)
+
+
+def _load_npy(path, chw):
+    import numpy
+    array = numpy.load(path).astype(numpy.float32)
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4 or tuple(array.shape[1:]) != tuple(chw):
+        raise InputFileError("%s: shape %s does not fit the model input (N, %s)"
+                             % (path, tuple(array.shape), ", ".join(str(d) for d in chw)))
+    return array
+
+
+def images(paths, chw):
+    """Yield float32 arrays of shape ``chw``, one per image, in file order."""
+    for path in paths:
+        if path.lower().endswith(".npy"):
+            yield from _load_npy(path, chw)
+        else:
+            yield _load_image(path, chw)
+
+
+def batches(paths, batch, chw):
+    """Yield contiguous float32 arrays ``(batch,) + chw``; a last partial batch is dropped."""
+    import numpy
+    pending = []
+    for image in images(paths, chw):
+        pending.append(image)
+        if len(pending) == batch:
+            yield numpy.ascontiguousarray(numpy.stack(pending), dtype=numpy.float32)
+            pending = []

@@ -1,0 +1,420 @@
+"""The TensorRT backend against stand-in ``tensorrt`` modules (8.2 and 10.x names) and a stand-in CUDA layer.
+
+These test edgeprof's orchestration (which calls, with which values, caching, failure
+paths), not TensorRT itself: see docs/tensorrt.md for what ran on real TensorRT (nothing here).
+"""
+import importlib
+import json
+import os
+import sys
+import threading
+
+import pytest
+
+from edgeprof import backends
+from edgeprof.backends import cuda as cuda_layer
+from edgeprof.backends import tensorrt as trt_backend
+from edgeprof.errors import BackendUnavailable, InputFileError, OutOfMemory, UsageError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from trt_standins import core  # noqa: E402
+from trt_standins.cuda_standin import EVENT_MS, StandinCuda  # noqa: E402
+
+VERSIONS = ("trt_8_2", "trt_10")
+
+
+@pytest.fixture(params=VERSIONS)
+def trt(request, monkeypatch):
+    """The stand-in tensorrt module of one version, importable as ``tensorrt``."""
+    module = importlib.import_module("trt_standins." + request.param)
+    core.STATE.reset()
+    monkeypatch.setitem(sys.modules, "tensorrt", module)
+    return module
+
+
+@pytest.fixture
+def trt82(monkeypatch):
+    module = importlib.import_module("trt_standins.trt_8_2")
+    core.STATE.reset()
+    monkeypatch.setitem(sys.modules, "tensorrt", module)
+    return module
+
+
+@pytest.fixture
+def trt10(monkeypatch):
+    module = importlib.import_module("trt_standins.trt_10")
+    core.STATE.reset()
+    monkeypatch.setitem(sys.modules, "tensorrt", module)
+    return module
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    """The stand-in CUDA layers handed out, newest last."""
+    layers = []
+
+    def open_layer():
+        layers.append(StandinCuda())
+        return layers[-1]
+
+    monkeypatch.setattr(cuda_layer, "open_layer", open_layer)
+    return layers
+
+
+@pytest.fixture
+def model(tmp_path):
+    return core.write_model(str(tmp_path / "tiny.onnx"))
+
+
+@pytest.fixture
+def options(tmp_path):
+    return {"cache_dir": str(tmp_path / "engines"), "model_sha256": "ab" * 32}
+
+
+def open_session(model, batch=4, precision="fp32", options=None):
+    return trt_backend.TensorRTBackend().open(model, batch, precision, dict(options or {}))
+
+
+def calls_named(prefix):
+    return [c for c in core.STATE.calls if c.startswith(prefix)]
+
+
+# -- availability ----------------------------------------------------------------------------------
+
+def test_available_says_why_when_tensorrt_is_not_importable(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    reason = trt_backend.TensorRTBackend().available()
+    assert reason.startswith("TensorRT Python bindings not importable (")
+    assert "python3-libnvinfer" in reason and "\n" not in reason
+
+
+def test_choosing_tensorrt_without_it_raises_backend_unavailable_with_the_reason(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    with pytest.raises(BackendUnavailable, match="TensorRT Python bindings not importable"):
+        backends.choose("tensorrt", is_jetson=True)
+
+
+def test_available_needs_a_cuda_layer_too(trt, monkeypatch):
+    monkeypatch.setattr(cuda_layer, "available", lambda: "no CUDA Python layer (...)")
+    assert trt_backend.TensorRTBackend().available() == "no CUDA Python layer (...)"
+
+
+def test_version_is_the_bindings_version(trt):
+    assert trt_backend.TensorRTBackend().version() == trt.__version__
+
+
+# -- API paths per version ------------------------------------------------------------------------
+
+def test_tensorrt_8_2_uses_bindings_explicit_batch_and_max_workspace_size(trt82, gpu, model, options):
+    session = open_session(model, options=dict(options, workspace_mb=256))
+    session.run()
+    assert session.describe()["api"] == "v8.2-bindings"
+    assert "Builder.create_network(1)" in core.STATE.calls
+    assert "IBuilderConfig.max_workspace_size=%d" % (256 << 20) in core.STATE.calls
+    assert "IExecutionContext.set_binding_shape(0,(4, 3, 8, 8))" in core.STATE.calls
+    assert calls_named("IExecutionContext.execute_async_v2")
+    assert not calls_named("IExecutionContext.execute_async_v3")
+    session.close()
+
+
+def test_tensorrt_10_uses_named_tensors_network_flags_0_and_memory_pool(trt10, gpu, model, options):
+    session = open_session(model, options=dict(options, workspace_mb=256))
+    session.run()
+    assert session.describe()["api"] == "v10-named-tensors"
+    assert "Builder.create_network(0)" in core.STATE.calls
+    assert "IBuilderConfig.set_memory_pool_limit(WORKSPACE,%d)" % (256 << 20) in core.STATE.calls
+    assert "IExecutionContext.set_input_shape(input,(4, 3, 8, 8))" in core.STATE.calls
+    assert calls_named("IExecutionContext.set_tensor_address(input)")
+    assert calls_named("IExecutionContext.set_tensor_address(logits)")
+    assert calls_named("IExecutionContext.execute_async_v3")
+    assert not calls_named("IExecutionContext.execute_async_v2")
+    session.close()
+
+
+def test_the_workspace_is_always_set_even_without_the_option(trt, gpu, model, options):
+    open_session(model, options=options).close()
+    expected = str(trt_backend.DEFAULT_WORKSPACE_MB << 20)
+    assert [c for c in core.STATE.calls if c.startswith("IBuilderConfig.") and expected in c]
+
+
+def test_the_profile_has_min_opt_max_equal_to_the_batch(trt, gpu, model, options):
+    open_session(model, batch=8, options=options).close()
+    assert "IOptimizationProfile.set_shape(input,(8, 3, 8, 8),(8, 3, 8, 8),(8, 3, 8, 8))" in core.STATE.calls
+
+
+def test_a_model_with_a_fixed_batch_is_refused_for_another_batch(trt, gpu, tmp_path, options):
+    fixed = core.write_model(str(tmp_path / "fixed.onnx"), inputs=[["input", [1, 3, 8, 8], "FLOAT"]])
+    with pytest.raises(InputFileError, match="fixed batch of 1; export with a dynamic batch axis"):
+        open_session(fixed, batch=2, options=options)
+
+
+# -- timing, memory, describe ---------------------------------------------------------------------
+
+def test_gpu_time_is_none_before_a_run_and_the_event_time_after(trt, gpu, model, options):
+    session = open_session(model, options=options)
+    assert session.gpu_time_ms() is None
+    session.run()
+    assert session.gpu_time_ms() == EVENT_MS
+    session.close()
+
+
+def test_a_run_copies_inputs_in_and_outputs_out(trt, gpu, model, options):
+    session = open_session(model, options=options)
+    session.run()
+    kinds = [kind for kind, _ in gpu[-1].copies]
+    assert kinds == ["htod", "dtoh"]
+    session.close()
+
+
+def test_memory_reports_engine_device_and_file_bytes(trt, gpu, model, options):
+    session = open_session(model, batch=2, options=options)
+    memory = session.memory()
+    assert memory["engine_device_bytes"] == 4 << 20
+    assert memory["engine_file_bytes"] > 0
+    assert memory["io_device_bytes"] == 2 * 3 * 8 * 8 * 4 + 2 * 10 * 4
+    assert memory["runtime_bytes"] == memory["engine_device_bytes"] + memory["io_device_bytes"]
+    session.close()
+
+
+def test_describe_holds_build_settings_versions_and_the_cache_key(trt, gpu, model, options):
+    session = open_session(model, options=options)
+    facts = session.describe()
+    for field in ("tensorrt_version", "cuda_version", "gpu_name", "compute_capability", "workspace_mb",
+                  "precision", "int8_calibration", "build_seconds", "cache_key", "cache_hit", "api"):
+        assert field in facts
+    assert facts["tensorrt_version"] == trt.__version__ and facts["compute_capability"] == "5.3"
+    assert facts["cache_hit"] is False and facts["int8_calibration"] is None
+    session.close()
+
+
+def test_runs_from_another_thread_happen_inside_the_cuda_context(trt, gpu, model, options):
+    session = open_session(model, options=options)
+    errors = []
+
+    def worker():
+        try:
+            session.run()
+            session.gpu_time_ms()
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert errors == []
+    session.close()
+
+
+def test_close_frees_the_cuda_layer_and_is_safe_twice(trt, gpu, model, options):
+    session = open_session(model, options=options)
+    session.close()
+    session.close()
+    assert gpu[-1].closed and gpu[-1].memory == {}
+
+
+# -- engine cache ---------------------------------------------------------------------------------
+
+def test_a_second_open_loads_the_cached_engine_without_building(trt, gpu, model, options):
+    open_session(model, options=options).close()
+    core.STATE.calls[:] = []
+    session = open_session(model, options=options)
+    assert session.describe()["cache_hit"] is True
+    assert not calls_named("Builder.build_serialized_network")
+    session.close()
+
+
+def test_rebuild_forces_a_build(trt, gpu, model, options):
+    open_session(model, options=options).close()
+    core.STATE.calls[:] = []
+    session = open_session(model, options=dict(options, rebuild=True))
+    assert calls_named("Builder.build_serialized_network") and session.describe()["cache_hit"] is False
+    session.close()
+
+
+BASE_FIELDS = dict(model_sha256="ab" * 32, trt_version="8.2.1.8", gpu_name="Xavier", compute_capability="7.2",
+                   precision="fp16", batch=4, workspace_mb=1024, int8_calibration=None, layers=False)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("model_sha256", "cd" * 32), ("trt_version", "8.2.3.0"), ("gpu_name", "Orin"), ("compute_capability", "8.7"),
+    ("precision", "int8"), ("batch", 8), ("workspace_mb", 512), ("int8_calibration", "entropy2"), ("layers", True)])
+def test_the_cache_key_changes_with_every_field(field, value):
+    changed = dict(BASE_FIELDS, **{field: value})
+    assert (trt_backend.cache_key(trt_backend.cache_fields(**changed))
+            != trt_backend.cache_key(trt_backend.cache_fields(**BASE_FIELDS)))
+
+
+def the_engine_file(options):
+    names = [n for n in os.listdir(options["cache_dir"]) if n.endswith(".engine")]
+    assert len(names) == 1
+    return os.path.join(options["cache_dir"], names[0])
+
+
+def test_a_foreign_engine_under_the_same_name_is_rebuilt_not_loaded(trt, gpu, model, options):
+    open_session(model, options=options).close()
+    path = the_engine_file(options)
+    fields = trt_backend.cache_fields("ef" * 32, "7.1.3", "other GPU", "6.2", "fp32", 4, 1024, None, False)
+    trt_backend.write_cached_engine(path, trt_backend.cache_key(fields), fields, b"foreign", 1.0)
+    core.STATE.calls[:] = []
+    session = open_session(model, options=options)
+    assert calls_named("Builder.build_serialized_network") and session.describe()["cache_hit"] is False
+    session.close()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "bad engine bytes"])
+def test_a_corrupt_cache_file_is_rebuilt_not_a_crash(trt, gpu, model, options, damage):
+    open_session(model, options=options).close()
+    path = the_engine_file(options)
+    with open(path, "rb") as f:
+        data = f.read()
+    if damage == "garbage":
+        data = b"\x00\x01 not an engine"
+    elif damage == "truncated":
+        data = data[:-10]
+    else:
+        magic, header, _ = data.split(b"\n", 2)
+        fields = json.loads(header.decode("utf-8"))
+        fields["engine_bytes"] = 5
+        data = magic + b"\n" + json.dumps(fields).encode("utf-8") + b"\n" + b"XXXXX"
+    with open(path, "wb") as f:
+        f.write(data)
+    core.STATE.calls[:] = []
+    session = open_session(model, options=options)
+    session.run()
+    assert calls_named("Builder.build_serialized_network")
+    assert session.describe()["cache_hit"] is False
+    session.close()
+
+
+def test_the_timing_cache_is_saved_after_a_build_and_fed_to_the_next(trt, gpu, model, options):
+    open_session(model, batch=1, options=options).close()
+    timing = [n for n in os.listdir(options["cache_dir"]) if n.startswith("timing-")]
+    assert timing == ["timing-nvidia-tegra-x1-stand-in-sm53-trt%s.cache" % trt.__version__]
+    core.STATE.calls[:] = []
+    open_session(model, batch=2, options=options).close()
+    assert "IBuilderConfig.create_timing_cache(%d bytes)" % len(core.TIMING_MAGIC + b"device-tactics") \
+        in core.STATE.calls
+
+
+def test_a_corrupt_timing_cache_starts_a_new_one_with_a_warning(trt, gpu, model, options):
+    open_session(model, batch=1, options=options).close()
+    timing = os.path.join(options["cache_dir"], [n for n in os.listdir(options["cache_dir"])
+                                                 if n.startswith("timing-")][0])
+    with open(timing, "wb") as f:
+        f.write(b"rubbish")
+    session = open_session(model, batch=2, options=options)
+    assert any("timing cache" in w and "unreadable" in w for w in session.describe()["warnings"])
+    session.close()
+
+
+# -- failures --------------------------------------------------------------------------------------
+
+def test_out_of_memory_while_building_raises_out_of_memory_with_the_builders_message(trt, gpu, model, options):
+    core.STATE.faults["build_oom"] = True
+    with pytest.raises(OutOfMemory, match="OutOfMemory") as info:
+        open_session(model, batch=64, options=options)
+    assert "batch 64" in str(info.value)
+    assert gpu[-1].closed
+
+
+def test_no_memory_for_the_execution_context_raises_out_of_memory(trt, gpu, model, options):
+    core.STATE.faults["context_oom"] = True
+    with pytest.raises(OutOfMemory, match="execution context at batch 4"):
+        open_session(model, options=options)
+
+
+def test_a_parser_error_names_the_onnx_node_index_on_8_2(trt82, gpu, model, options):
+    core.STATE.faults["parse_fail_node"] = (7, "Fancy_7")
+    with pytest.raises(InputFileError, match=r"at node 7: No importer registered for op: FancyOp"):
+        open_session(model, options=options)
+
+
+def test_a_parser_error_names_the_onnx_node_by_name_on_10(trt10, gpu, model, options):
+    core.STATE.faults["parse_fail_node"] = (7, "Fancy_7")
+    with pytest.raises(InputFileError, match=r"at node 7 \(Fancy_7\): No importer registered"):
+        open_session(model, options=options)
+
+
+# -- precisions ------------------------------------------------------------------------------------
+
+def test_fp16_sets_the_fp16_flag(trt, gpu, model, options):
+    open_session(model, precision="fp16", options=options).close()
+    assert "IBuilderConfig.set_flag(FP16)" in core.STATE.calls
+
+
+def test_fp16_without_fast_fp16_is_refused(trt, gpu, model, options):
+    core.STATE.fast_fp16 = False
+    with pytest.raises(UsageError, match="no fast fp16.*--precision fp32"):
+        open_session(model, precision="fp16", options=options)
+
+
+def test_fp16_without_the_builder_flag_says_strongly_typed_only(trt10, gpu, model, options, monkeypatch):
+    monkeypatch.delattr(trt10.BuilderFlag, "FP16")
+    with pytest.raises(UsageError, match="strongly typed networks only"):
+        open_session(model, precision="fp16", options=options)
+
+
+def test_int8_without_calibration_sets_placeholder_ranges_marked_timing_only(trt, gpu, model, options):
+    session = open_session(model, precision="int8", options=options)
+    assert "IBuilderConfig.set_flag(INT8)" in core.STATE.calls
+    assert "ITensor.set_dynamic_range(input,-4,4)" in core.STATE.calls
+    assert "timing only, accuracy meaningless" in session.describe()["int8_calibration"]
+    session.close()
+
+
+def test_int8_on_a_gpu_without_fast_int8_warns(trt, gpu, model, options):
+    core.STATE.fast_int8 = False
+    session = open_session(model, precision="int8", options=options)
+    assert any("no fast int8" in w for w in session.describe()["warnings"])
+    session.close()
+
+
+def test_int8_with_a_calibration_folder_feeds_the_calibrator_full_batches(trt, gpu, model, options, tmp_path):
+    numpy = pytest.importorskip("numpy")
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for index in range(3):
+        numpy.save(str(calib / ("img%d.npy" % index)), numpy.ones((2, 3, 8, 8), numpy.float32) * index)
+    session = open_session(model, batch=2, precision="int8", options=dict(options, calib_dir=str(calib)))
+    assert "calibrated 3 batches" in core.STATE.calls
+    assert "IBuilderConfig.set_calibration_profile" in core.STATE.calls
+    assert session.describe()["int8_calibration"].startswith("entropy2 over 3 files from ")
+    assert not calls_named("ITensor.set_dynamic_range")
+    session.close()
+
+
+def test_int8_with_an_empty_calibration_folder_says_so(trt, gpu, model, options, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileError, match="holds no .npy"):
+        open_session(model, precision="int8", options=dict(options, calib_dir=str(tmp_path / "empty")))
+
+
+# -- per-layer timing ------------------------------------------------------------------------------
+
+def test_layers_reports_per_layer_times_types_and_the_fc_share(trt, gpu, model, options):
+    session = open_session(model, options=dict(options, layers=True))
+    session.run()
+    facts = session.describe()
+    rows = {row["name"]: row for row in facts["layer_times_ms"]}
+    assert rows["fc"] == {"name": "fc", "type": "FullyConnected", "mean_ms": 0.4, "fc": True}
+    assert rows["conv1 + relu1"]["fc"] is False
+    assert facts["fc_share"] == 0.4
+    assert facts["layer_profile_runs"] == trt_backend.LAYER_PROFILE_RUNS
+    session.close()
+
+
+def test_without_layers_there_is_no_layer_table(trt, gpu, model, options):
+    session = open_session(model, options=options)
+    assert "layer_times_ms" not in session.describe()
+    session.close()
+
+
+@pytest.mark.parametrize("name,layer_type,expected", [
+    ("Gemm_45", None, True), ("/classifier/MatMul", None, True), ("fc1 + relu", None, True),
+    ("dense", "FullyConnected", True), ("x", "MatrixMultiply", True), ("Conv_0", "Convolution", False),
+    ("offcut_conv", None, False)])
+def test_fc_layers_are_recognised_by_name_or_type(name, layer_type, expected):
+    assert trt_backend.is_fc_layer(name, layer_type) is expected

@@ -1,0 +1,113 @@
+"""Stand-in ``tensorrt`` mirroring the Python API names of TensorRT 10.x (10.13 checked).
+
+Mirrors the bindings of tensorrt-cu11-bindings 10.13.0.35 (see tests/data/trt_names/10.13.0.35.txt):
+named IO tensors (``ICudaEngine.num_io_tensors``, ``get_tensor_name``, ``get_tensor_mode``,
+``get_tensor_shape``, ``get_tensor_dtype``), ``IExecutionContext.set_input_shape``,
+``get_tensor_shape``, ``set_tensor_address``, ``execute_async_v3``,
+``IBuilderConfig.set_memory_pool_limit`` with ``MemoryPoolType.WORKSPACE``, ``device_memory_size_v2``.
+Gone, as in the real 10.x: binding indices, ``execute_async_v2``, ``execute_v2``,
+``set_binding_shape``, ``max_workspace_size``, ``build_engine``. ``EXPLICIT_BATCH`` still exists
+(deprecated, ignored); networks are always explicit batch, so edgeprof passes 0.
+"""
+from trt_standins import core
+from trt_standins.core import (BuilderFlag, DataType, IInt8EntropyCalibrator2, ILogger,  # noqa: F401
+                               IOptimizationProfile, IProfiler, LayerInformationFormat, ProfilingVerbosity,
+                               nptype)
+
+__version__ = "10.13.0.35"
+
+
+class NetworkDefinitionCreationFlag(object):
+    EXPLICIT_BATCH = 0
+    STRONGLY_TYPED = 5
+
+
+class MemoryPoolType(object):
+    WORKSPACE = "WORKSPACE"
+
+
+class TensorIOMode(object):
+    NONE = "NONE"
+    INPUT = "INPUT"
+    OUTPUT = "OUTPUT"
+
+
+class IBuilderConfig(core.IBuilderConfigBase):
+    def set_memory_pool_limit(self, pool, pool_size):
+        core.record("IBuilderConfig.set_memory_pool_limit(%s,%d)" % (pool, pool_size))
+        if pool == MemoryPoolType.WORKSPACE:
+            self.workspace_bytes = pool_size
+
+
+class Builder(core.BuilderBase):
+    config_class = IBuilderConfig
+
+
+class ParserError(core.ParserErrorBase):
+    def node_name(self):
+        return self._node_name
+
+
+class OnnxParser(core.OnnxParserBase):
+    error_class = ParserError
+
+
+class IExecutionContext(core.IExecutionContextBase):
+    def __init__(self, engine):
+        core.IExecutionContextBase.__init__(self, engine)
+        self.addresses = {}
+
+    def set_input_shape(self, name, shape):
+        core.record("IExecutionContext.set_input_shape(%s,%s)" % (name, tuple(shape)))
+        self.shapes[name] = tuple(shape)
+        return True
+
+    def get_tensor_shape(self, name):
+        return self._resolved(name)
+
+    def set_tensor_address(self, name, memory):
+        core.record("IExecutionContext.set_tensor_address(%s)" % name)
+        assert isinstance(memory, int) and memory, "a device address"
+        self.addresses[name] = memory
+        return True
+
+    def execute_async_v3(self, stream_handle):
+        core.record("IExecutionContext.execute_async_v3")
+        assert set(self.addresses) == set(n for n, _, _, _ in self.engine._io), "every IO tensor has an address"
+        self._check_inputs()
+        self._report_layers()
+        return True
+
+
+class ICudaEngine(core.ICudaEngineBase):
+    context_class = IExecutionContext
+
+    @property
+    def num_io_tensors(self):
+        return len(self._io)
+
+    def get_tensor_name(self, index):
+        return self._io[index][0]
+
+    def get_tensor_mode(self, name):
+        return TensorIOMode.INPUT if self._find(name)[3] else TensorIOMode.OUTPUT
+
+    def get_tensor_shape(self, name):
+        return self._find(name)[1]
+
+    def get_tensor_dtype(self, name):
+        return self._find(name)[2]
+
+    @property
+    def device_memory_size_v2(self):
+        return 4 << 20
+
+    def _find(self, name):
+        for row in self._io:
+            if row[0] == name:
+                return row
+        raise KeyError(name)
+
+
+class Runtime(core.Runtime):
+    engine_class = ICudaEngine

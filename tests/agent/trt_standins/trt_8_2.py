@@ -1,0 +1,101 @@
+"""Stand-in ``tensorrt`` mirroring the Python API names of TensorRT 8.2 (JetPack 4.6).
+
+Mirrors, after NVIDIA's TensorRT 8.2 Python API documentation: binding indices
+(``ICudaEngine.num_bindings``, ``binding_is_input``, ``get_binding_shape``,
+``get_binding_dtype``, ``get_binding_name``), ``IExecutionContext.set_binding_shape``,
+``get_binding_shape``, ``execute_async_v2`` and ``execute_v2``, ``IBuilderConfig.max_workspace_size``
+(no memory pools yet: ``set_memory_pool_limit`` came in 8.4), ``Builder.build_serialized_network``
+and ``build_engine``, ``NetworkDefinitionCreationFlag.EXPLICIT_BATCH``. It has none of the 8.5+
+named-tensor calls (``execute_async_v3``, ``set_input_shape``, ``set_tensor_address``).
+"""
+from trt_standins import core
+from trt_standins.core import (BuilderFlag, DataType, IInt8EntropyCalibrator2, ILogger,  # noqa: F401
+                               IOptimizationProfile, IProfiler, LayerInformationFormat, ProfilingVerbosity,
+                               nptype)
+
+__version__ = "8.2.1.8"
+
+
+class NetworkDefinitionCreationFlag(object):
+    EXPLICIT_BATCH = 0
+
+
+class IBuilderConfig(core.IBuilderConfigBase):
+    @property
+    def max_workspace_size(self):
+        return self.workspace_bytes
+
+    @max_workspace_size.setter
+    def max_workspace_size(self, value):
+        core.record("IBuilderConfig.max_workspace_size=%d" % value)
+        self.workspace_bytes = value
+
+
+class Builder(core.BuilderBase):
+    config_class = IBuilderConfig
+
+    def build_engine(self, network, config):
+        core.record("Builder.build_engine")
+        raise AssertionError("edgeprof should prefer build_serialized_network where it exists")
+
+
+class ParserError(core.ParserErrorBase):
+    pass
+
+
+class OnnxParser(core.OnnxParserBase):
+    error_class = ParserError
+
+
+class IExecutionContext(core.IExecutionContextBase):
+    def _name(self, index):
+        return self.engine._io[index][0]
+
+    def set_binding_shape(self, index, shape):
+        core.record("IExecutionContext.set_binding_shape(%d,%s)" % (index, tuple(shape)))
+        self.shapes[self._name(index)] = tuple(shape)
+        return True
+
+    def get_binding_shape(self, index):
+        return self._resolved(self._name(index))
+
+    def _check_bindings(self, bindings):
+        assert len(bindings) == self.engine.num_bindings, "one address per binding"
+        assert all(isinstance(b, int) and b for b in bindings), "bindings are device addresses"
+        self._check_inputs()
+
+    def execute_async_v2(self, bindings, stream_handle):
+        core.record("IExecutionContext.execute_async_v2")
+        self._check_bindings(bindings)
+        self._report_layers()
+        return True
+
+    def execute_v2(self, bindings):
+        core.record("IExecutionContext.execute_v2")
+        self._check_bindings(bindings)
+        self._report_layers()
+        return True
+
+
+class ICudaEngine(core.ICudaEngineBase):
+    context_class = IExecutionContext
+
+    @property
+    def num_bindings(self):
+        return len(self._io)
+
+    def binding_is_input(self, index):
+        return self._io[index][3]
+
+    def get_binding_name(self, index):
+        return self._io[index][0]
+
+    def get_binding_shape(self, index):
+        return self._io[index][1]
+
+    def get_binding_dtype(self, index):
+        return self._io[index][2]
+
+
+class Runtime(core.Runtime):
+    engine_class = ICudaEngine
