@@ -1,0 +1,115 @@
+"""The small interface every power sensor fills in, and the sysfs number reader they share.
+
+A sensor module defines ``NAME`` and ``probe()``: ``probe()`` returns a ready
+:class:`PowerSensor` or raises :class:`edgeprof.errors.SensorError` with one line saying why
+the sensor cannot be used here (that line is what ``edgeprof info`` and the profile show).
+
+Two kinds of readings (after Zeus' split between power and energy sources):
+
+- power sensors (INA3221, jtop, tegrastats, NVML power) return ``{rail: watts}``;
+- energy counters (NVML total energy, RAPL) set ``counts_energy`` and return
+  ``{rail: joules}``, a cumulative count that never goes down (wraparound already undone).
+
+Polled sensors are read by the sampler at its own rate; sensors with ``pushes = True``
+(jtop, tegrastats) deliver values at their source's pace through :meth:`PowerSensor.wait_read`.
+A rail that cannot be read in one sample is left out of that sample's dict and its first
+reason is kept in ``problems``: a bad read never raises out of ``read``.
+"""
+import errno
+
+
+class SensorReadError(Exception):
+    """One sysfs value could not be read; the message is the reason (missing, empty, ...)."""
+
+
+def read_sysfs_number(host_path):
+    """Read one number from a sysfs file at a host path (already mapped under the root).
+
+    Args:
+        host_path (str): the file, e.g. ``<root>/sys/.../in_power0_input``.
+
+    Returns:
+        float: the value as written by the driver (units are the caller's to know).
+
+    Raises:
+        SensorReadError: missing file, permission denied, empty or non-numeric content.
+    """
+    try:
+        with open(host_path, "rb") as f:
+            text = f.read().decode("ascii", "replace").strip()
+    except OSError as exc:
+        if exc.errno == errno.EACCES or exc.errno == errno.EPERM:
+            raise SensorReadError("permission denied")
+        if exc.errno == errno.ENOENT:
+            raise SensorReadError("file vanished")
+        raise SensorReadError(exc.strerror or str(exc))
+    if not text:
+        raise SensorReadError("empty file")
+    try:
+        return float(text.split()[0])
+    except ValueError:
+        raise SensorReadError("not a number: %r" % text[:20])
+
+
+class PowerSensor(object):
+    """A source of per-rail power (or energy) readings.
+
+    Attributes:
+        name (str): what ``--power`` takes ('ina3221', 'jtop', ...).
+        rails (list of str): rail names as the board names them.
+        total_rail (str or None): the rail that measures the module's whole input
+            (VDD_IN, POM_5V_IN), or ``None`` when the total is the sum of ``rails``.
+        driver (str): the kernel driver or library read (``ina3221x``, ``jetson-stats 4.2.1``...).
+        paths (list of str): machine paths (or the library/command) read, for the profile.
+        averaging (dict or None): the sensor's own averaging / update interval where it shows it.
+        problems (dict): rail -> first reason a read of that rail failed.
+    """
+
+    name = None
+    pushes = False
+    counts_energy = False
+    default_rate_hz = 50.0
+
+    def __init__(self, rails, total_rail, driver, paths, averaging=None):
+        self.rails = list(rails)
+        self.total_rail = total_rail
+        self.driver = driver
+        self.paths = list(paths)
+        self.averaging = averaging
+        self.problems = {}
+
+    @property
+    def total_is_sum(self):
+        return self.total_rail is None
+
+    def note_problem(self, rail, reason):
+        """Keep the first reason a rail could not be read (later ones are usually the same)."""
+        if rail not in self.problems:
+            self.problems[rail] = reason
+
+    def start(self):
+        """Begin producing readings (spawn a process, open a connection). Default: nothing to do."""
+
+    def read(self):
+        """One reading of every rail that can be read now: ``{rail: watts}`` (or joules)."""
+        raise NotImplementedError
+
+    def wait_read(self, timeout_s):
+        """For ``pushes`` sensors: block until the next reading arrives, or ``None`` after ``timeout_s``."""
+        raise NotImplementedError
+
+    def details(self):
+        """What ``edgeprof info`` shows and the profile's ``power`` section records."""
+        return {
+            "sensor": self.name,
+            "driver": self.driver,
+            "paths": self.paths,
+            "rails": self.rails,
+            "total_rail": self.total_rail,
+            "total_is_sum": self.total_is_sum,
+            "averaging": self.averaging,
+            "method": "energy counter" if self.counts_energy else "power samples, trapezoid",
+        }
+
+    def close(self):
+        """Release what the sensor holds. Safe to call twice."""
