@@ -4,7 +4,9 @@ The ``tensorrt`` bindings are a pybind11 module: every class, method, property a
 value name it defines is a NUL-terminated string in the ``.rodata`` section of its
 ``tensorrt*.so``. This script reads that section straight from the wheel (no TensorRT,
 CUDA or GPU needed; the module is never imported), keeps the strings that are Python
-identifiers, and writes them one a line, sorted, under a header naming the wheel.
+identifiers (less C++ type encodings and pybind11 internals), adds the top-level names of
+the package's ``__init__.py`` (``nptype``, ``__version__``...), and writes them one a line,
+sorted, under a header naming the wheel.
 
 The linker merges a string into the tail of a longer one ("Logger" into "ILogger",
 "INT8" into "UINT8"), so a name is *present* when a listed name equals it or ends
@@ -18,6 +20,7 @@ Usage (downloads go to /tmp; only the lists are checked in)::
     python tools/extract_trt_names.py /tmp/trt/*.whl --out tests/data/trt_names
 """
 import argparse
+import ast
 import hashlib
 import os
 import re
@@ -28,6 +31,9 @@ import zipfile
 IDENTIFIER = re.compile(rb"^[A-Za-z_][A-Za-z0-9_]*$")
 # Itanium type-info names such as N8nvinfer17ILoggerE: not Python API names.
 TYPEINFO = re.compile(rb"^(N\d|St\d|\d)")
+# pybind11 signature encodings such as FvRN8nvinfer120IOptimizationProfileEmE.
+SIGNATURE = re.compile(rb"^P?F\w*[a-z]\w*E$")
+INTERNAL = re.compile(rb"pybind11|cxx11|libstdcpp")
 VERSION_LINE = re.compile(r"__version__\s*=\s*[\"']([^\"']+)[\"']")
 
 
@@ -50,9 +56,21 @@ def identifiers(rodata):
     """Sorted set of the NUL-terminated strings in ``rodata`` that are identifiers."""
     found = set()
     for chunk in rodata.split(b"\0"):
-        if len(chunk) >= 2 and IDENTIFIER.match(chunk) and not TYPEINFO.match(chunk):
+        if (len(chunk) >= 2 and IDENTIFIER.match(chunk) and not TYPEINFO.match(chunk)
+                and not SIGNATURE.match(chunk) and not INTERNAL.search(chunk)):
             found.add(chunk.decode("ascii"))
     return sorted(found)
+
+
+def package_names(init_source):
+    """Top-level function, class and variable names of the package ``__init__.py``."""
+    names = set()
+    for node in ast.parse(init_source).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
 
 
 def read_wheel(wheel_path):
@@ -63,11 +81,12 @@ def read_wheel(wheel_path):
         init_names = [m for m in members if m.endswith("/__init__.py") and m.count("/") == 1]
         if len(so_names) != 1 or not init_names:
             raise ValueError("%s: expected one tensorrt*.so and a package __init__.py" % wheel_path)
-        version = VERSION_LINE.search(wheel.read(init_names[0]).decode("utf-8"))
+        init_source = wheel.read(init_names[0]).decode("utf-8")
         names = identifiers(elf_section(wheel.read(so_names[0]), b".rodata"))
+    version = VERSION_LINE.search(init_source)
     if not version:
         raise ValueError("%s: no __version__ in %s" % (wheel_path, init_names[0]))
-    return version.group(1), so_names[0], names
+    return version.group(1), so_names[0], sorted(set(names) | package_names(init_source))
 
 
 def sha256_of(path):
@@ -82,7 +101,8 @@ def write_list(out_dir, wheel_path, version, so_name, names):
     """Write ``<out_dir>/<version>.txt``; return its path."""
     target = os.path.join(out_dir, "%s.txt" % version)
     header = [
-        "# TensorRT %s Python bindings: identifier strings of .rodata in %s" % (version, so_name),
+        "# TensorRT %s Python bindings: identifier strings of .rodata in %s, and the top-level names of "
+        "its __init__.py" % (version, so_name),
         "# wheel: %s (sha256 %s)" % (os.path.basename(wheel_path), sha256_of(wheel_path)),
         "# written by tools/extract_trt_names.py; a name is present when a line equals it or ends with it",
     ]
