@@ -1,0 +1,193 @@
+"""The sampler thread, the window arithmetic, and the monitor's energy against known power traces."""
+import os
+import shutil
+import threading
+import time
+
+import pytest
+import yaml
+
+from edgeprof import profile
+from edgeprof.sensors import ina3221
+from edgeprof.sensors.base import PowerSensor
+from edgeprof.sensors.monitor import PowerMonitor
+from edgeprof.sensors.sampler import counter_j, integrate_w, peak_w, value_at
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
+VDD_IN_FILE = "sys/bus/i2c/drivers/ina3221x/0-0041/iio:device1/in_power0_input"
+
+
+class RampSensor(PowerSensor):
+    """A stand-in whose one rail draws ``base_w + slope_w_per_s * t`` (t = time.monotonic())."""
+
+    name = "ramp"
+
+    def __init__(self, base_w, slope_w_per_s, counts_energy=False):
+        super(RampSensor, self).__init__(["VDD_IN"], "VDD_IN", "test", ["ramp"])
+        self.base_w, self.slope = base_w, slope_w_per_s
+        self.counts_energy = counts_energy
+        self.t_start = time.monotonic()
+
+    def read(self):
+        t = time.monotonic() - self.t_start
+        if self.counts_energy:
+            return {"VDD_IN": self.base_w * t + self.slope * t * t / 2.0}
+        return {"VDD_IN": self.base_w + self.slope * t}
+
+
+def test_value_at_interpolates_between_samples_and_holds_outside():
+    series = [(0.0, 1.0), (2.0, 3.0)]
+    assert value_at(series, 1.0) == 2.0
+    assert value_at(series, -1.0) == 1.0
+    assert value_at(series, 5.0) == 3.0
+
+
+def test_trapezoid_is_exact_for_a_linear_trace_cut_between_samples():
+    series = [(float(t), 2.0 + t) for t in range(11)]
+    assert integrate_w(series, 0.5, 9.25) == pytest.approx((2.0 + 0.5 + 2.0 + 9.25) / 2 * 8.75)
+
+
+def test_counter_energy_is_the_interpolated_difference():
+    series = [(0.0, 100.0), (1.0, 103.0), (2.0, 109.0)]
+    assert counter_j(series, 0.5, 1.5) == pytest.approx(106.0 - 101.5)
+
+
+def test_counter_peak_is_the_fastest_interval():
+    series = [(0.0, 0.0), (1.0, 3.0), (2.0, 9.0)]
+    assert peak_w(series, 0.0, 2.0, counts_energy=True) == pytest.approx(6.0)
+
+
+def test_empty_series_has_no_energy():
+    assert integrate_w([], 0.0, 1.0) is None
+    assert counter_j([], 0.0, 1.0) is None
+
+
+@pytest.mark.parametrize("counts_energy", [False, True])
+def test_window_energy_matches_a_ramp_whose_energy_is_known(counts_energy):
+    sensor = RampSensor(2.0, 1.0, counts_energy)
+    monitor = PowerMonitor(sensor, rate_hz=100)
+    try:
+        time.sleep(0.05)
+        monitor.start_window()
+        t0 = monitor._t0 - sensor.t_start
+        time.sleep(0.6)
+        t1 = time.monotonic() - sensor.t_start
+        result = monitor.stop_window(images=60, idle_w=None)
+    finally:
+        monitor.close()
+    expected_j = 2.0 * (t1 - t0) + (t1 * t1 - t0 * t0) / 2.0
+    assert result["energy_j"] == pytest.approx(expected_j, rel=0.01)
+    assert result["energy_per_image_mj"] == pytest.approx(expected_j * 1000 / 60, rel=0.01)
+
+
+def test_rate_and_samples_are_recorded_per_rail():
+    monitor = PowerMonitor(RampSensor(1.0, 0.0), rate_hz=50)
+    try:
+        monitor.start_window()
+        time.sleep(0.5)
+        rail = monitor.stop_window(10, None)["rails"]["VDD_IN"]
+    finally:
+        monitor.close()
+    assert 15 <= rail["samples"] <= 30
+    assert rail["rate_hz"] == pytest.approx(50, rel=0.3)
+
+
+def test_energy_above_idle_subtracts_idle_power_over_the_window():
+    monitor = PowerMonitor(RampSensor(3.0, 0.0), rate_hz=100)
+    try:
+        monitor.start_window()
+        time.sleep(0.3)
+        result = monitor.stop_window(images=30, idle_w=1.0)
+    finally:
+        monitor.close()
+    assert result["energy_per_image_above_idle_mj"] == pytest.approx(result["energy_per_image_mj"] * 2 / 3, rel=0.01)
+    assert result["images_per_j"] == pytest.approx(30 / result["energy_j"])
+
+
+def test_measure_idle_returns_the_total_mean():
+    monitor = PowerMonitor(RampSensor(1.5, 0.0), rate_hz=100)
+    try:
+        idle = monitor.measure_idle(0.2)
+    finally:
+        monitor.close()
+    assert idle["idle_w"] == pytest.approx(1.5)
+
+
+def test_a_sensor_that_raises_never_stops_the_sampler():
+    class Broken(RampSensor):
+        def read(self):
+            raise RuntimeError("driver exploded")
+
+    monitor = PowerMonitor(Broken(1.0, 0.0), rate_hz=100)
+    try:
+        monitor.start_window()
+        time.sleep(0.1)
+        result = monitor.stop_window(5, None)
+    finally:
+        monitor.close()
+    assert result["energy_j"] is None
+    assert any("driver exploded" in m for m in result["missing"])
+
+
+@pytest.fixture
+def tx2_root(tmp_path, monkeypatch):
+    root = tmp_path / "tx2"
+    shutil.copytree(os.path.join(FIXTURES, "tx2"), str(root))
+    monkeypatch.setenv("EDGEPROF_ROOT", str(root))
+    return root
+
+
+def _write_later(path, text, delay_s):
+    timer = threading.Timer(delay_s, lambda: path.write_text(text))
+    timer.start()
+    return timer
+
+
+def test_energy_of_a_step_in_the_fixture_files_is_integrated(tx2_root):
+    vdd_in = tx2_root / VDD_IN_FILE
+    vdd_in.write_text("2000\n")
+    monitor = PowerMonitor(ina3221.probe(), rate_hz=100)
+    try:
+        monitor.start_window()
+        _write_later(vdd_in, "4000\n", 0.5).join()
+        time.sleep(0.5)
+        result = monitor.stop_window(images=100, idle_w=2.0)
+    finally:
+        monitor.close()
+    assert result["energy_j"] == pytest.approx(3.0, rel=0.05)
+    assert result["total_peak_w"] == pytest.approx(4.0)
+    assert result["energy_per_image_above_idle_mj"] == pytest.approx(10.0, rel=0.2)
+
+
+def test_a_rail_vanishing_mid_window_is_listed_in_missing(tx2_root):
+    monitor = PowerMonitor(ina3221.probe(), rate_hz=100)
+    ddr = tx2_root / "sys/bus/i2c/drivers/ina3221x/0-0041/iio:device1/in_power2_input"
+    try:
+        monitor.start_window()
+        time.sleep(0.15)
+        os.remove(str(ddr))
+        time.sleep(0.15)
+        result = monitor.stop_window(images=10, idle_w=None)
+    finally:
+        monitor.close()
+    assert result["total_mean_w"] == pytest.approx(3.056)
+    assert [m for m in result["missing"] if m.startswith("VDD_SYS_DDR:") and "vanished" in m]
+
+
+def test_describe_and_run_power_fit_the_profile_schema_as_plain_yaml(tx2_root):
+    monitor = PowerMonitor(ina3221.probe(), rate_hz=50)
+    try:
+        monitor.start_window()
+        time.sleep(0.1)
+        run_power = monitor.stop_window(images=4, idle_w=None)
+        power = monitor.describe()
+    finally:
+        monitor.close()
+    data = {"schema": "edgeprof/profile/v1", "edgeprof_version": "0", "created": "x",
+            "board": {"model": "m", "slug": "m"}, "model": {"name": "n"},
+            "backend": {"name": "onnxruntime", "precision": "fp32"},
+            "protocol": {"warmup_seconds": 0.2, "warmup_runs": 10, "min_seconds": 3, "min_runs": 10},
+            "power": power, "runs": [{"batch": 1, "status": "error", "settings_id": "s", "power": run_power}]}
+    loaded = yaml.safe_load(yaml.safe_dump(data))
+    profile.validate(loaded)
+    assert loaded["power"]["total_rail"] == "VDD_IN" and loaded["power"]["status"] == "ok"
