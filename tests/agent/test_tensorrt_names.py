@@ -137,7 +137,7 @@ NOT_TENSORRT = {"LayerType", "float32", "key", "stream_handle", "tensorrt", "ten
 
 def _string(node):
     """The text of a string literal node (ast.Str before Python 3.8), else None."""
-    if sys.version_info < (3, 8):
+    if sys.version_info < (3, 8):  # noqa: UP036 - these tests also run on Python 3.6
         return node.s if isinstance(node, ast.Str) else None
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
@@ -147,7 +147,7 @@ def test_every_tensorrt_name_the_backend_touches_is_declared_in_its_tables():
         tree = ast.parse(f.read())
     used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     used |= {text for text in (_string(node) for node in ast.walk(tree)) if text and text.isidentifier()}
-    union = set(n for names in LISTS.values() for n in names)
+    union = {n for names in LISTS.values() for n in names}
     tensorrt_like = {u for u in used if u in union and not u.startswith("_")}
     undeclared = sorted(tensorrt_like - _declared_parts() - NOT_TENSORRT)
     assert undeclared == []

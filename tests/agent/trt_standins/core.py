@@ -362,7 +362,7 @@ class IExecutionContextBase(object):
             if n == name:
                 if is_input:
                     return self.shapes.get(name, shape)
-                batch = list(self.shapes.values())[0][0] if self.shapes else -1
+                batch = next(iter(self.shapes.values()))[0] if self.shapes else -1
                 return (batch,) + shape[1:]
         raise KeyError(name)
 

@@ -10,9 +10,17 @@ Gone, as in the real 10.x: binding indices, ``execute_async_v2``, ``execute_v2``
 (deprecated, ignored); networks are always explicit batch, so edgeprof passes 0.
 """
 from trt_standins import core
-from trt_standins.core import (BuilderFlag, DataType, IInt8EntropyCalibrator2, ILogger,  # noqa: F401
-                               IOptimizationProfile, IProfiler, LayerInformationFormat, ProfilingVerbosity,
-                               nptype)
+from trt_standins.core import (  # noqa: F401
+    BuilderFlag,
+    DataType,
+    IInt8EntropyCalibrator2,
+    ILogger,
+    IOptimizationProfile,
+    IProfiler,
+    LayerInformationFormat,
+    ProfilingVerbosity,
+    nptype,
+)
 
 __version__ = "10.13.0.35"
 
@@ -73,7 +81,7 @@ class IExecutionContext(core.IExecutionContextBase):
 
     def execute_async_v3(self, stream_handle):
         core.record("IExecutionContext.execute_async_v3")
-        assert set(self.addresses) == set(n for n, _, _, _ in self.engine._io), "every IO tensor has an address"
+        assert set(self.addresses) == {n for n, _, _, _ in self.engine._io}, "every IO tensor has an address"
         self._check_inputs()
         self._report_layers()
         return True

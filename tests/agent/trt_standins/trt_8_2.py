@@ -9,9 +9,17 @@ and ``build_engine``, ``NetworkDefinitionCreationFlag.EXPLICIT_BATCH``. It has n
 named-tensor calls (``execute_async_v3``, ``set_input_shape``, ``set_tensor_address``).
 """
 from trt_standins import core
-from trt_standins.core import (BuilderFlag, DataType, IInt8EntropyCalibrator2, ILogger,  # noqa: F401
-                               IOptimizationProfile, IProfiler, LayerInformationFormat, ProfilingVerbosity,
-                               nptype)
+from trt_standins.core import (  # noqa: F401
+    BuilderFlag,
+    DataType,
+    IInt8EntropyCalibrator2,
+    ILogger,
+    IOptimizationProfile,
+    IProfiler,
+    LayerInformationFormat,
+    ProfilingVerbosity,
+    nptype,
+)
 
 __version__ = "8.2.1.8"
 
