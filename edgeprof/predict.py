@@ -208,7 +208,7 @@ def leave_one_out(samples, predictor, target):
     result = {"predictor": predictor, "target": target, "label": PREDICTOR_LABELS[predictor]}
     if len(points) < needed:
         result.update(status="absent", reason=f"leave-one-out needs at least {needed} models with "
-                                              f"{_needs(predictor)}; got {len(points)}")
+                                              f"{_needs(predictor)} and {target}; got {len(points)}")
         return result
     rows = []
     for i, held_out in enumerate(points):

@@ -22,4 +22,4 @@ def build(paths, out_dir, manifest_path=None):
     dataset = data.load(paths, manifest_path)
     results = findings.compute(dataset)
     drawn = figures.draw_all(dataset, results, os.path.join(out_dir, "figures"))
-    return page.write(dataset, results, drawn, out_dir)
+    return page.write(results, drawn, out_dir)

@@ -1,0 +1,32 @@
+"""``edgeprof report``: the paper's figures and findings for a set of profiles, as one HTML page."""
+import os
+
+from edgeprof.errors import EdgeprofError
+
+HELP = "the paper's figures and findings (fits) for a set of profiles: PNG/SVG figures and one HTML page"
+
+
+def configure(parser):
+    parser.add_argument("profiles", nargs="+", metavar="PATH",
+                        help="profile files or folders (e.g. profiles/<board>; several boards compare)")
+    parser.add_argument("--out", default="report", metavar="DIR",
+                        help="folder for index.html, findings.md, findings.json and figures/ (default: report)")
+    parser.add_argument("--manifest", metavar="FILE",
+                        help="models/manifest.yaml: fills static fields (accuracy, counts) the profiles lack")
+
+
+def _check_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise EdgeprofError("edgeprof report needs matplotlib, which is not installed here: "
+                            "pip install 'edgeprof[report]' (or copy the profiles to a workstation)")
+
+
+def run(args):
+    _check_matplotlib()
+    from edgeprof import report
+    index = report.build(args.profiles, args.out, manifest_path=args.manifest)
+    print(f"report written: {index}")
+    print(f"open it in a browser: file://{os.path.abspath(index)}")
+    return 0
