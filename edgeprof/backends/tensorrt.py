@@ -474,6 +474,8 @@ def build_engine(trt, api, cuda, settings, warnings):
 class TensorRTSession(Session):
     """One deserialized engine at one batch size, with its buffers, stream and timing events."""
 
+    has_device_time = True
+
     def __init__(self, trt, api, cuda, engine_blob, batch, facts, layers):
         Session.__init__(self, batch)
         self._trt = trt

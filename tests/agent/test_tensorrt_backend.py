@@ -67,6 +67,7 @@ def gpu(monkeypatch):
         return layers[-1]
 
     monkeypatch.setattr(cuda_layer, "open_layer", open_layer)
+    monkeypatch.setattr(cuda_layer, "available", lambda: None)
     return layers
 
 
@@ -424,3 +425,35 @@ def test_without_layers_there_is_no_layer_table(trt, gpu, model, options):
     ("offcut_conv", None, False)])
 def test_fc_layers_are_recognised_by_name_or_type(name, layer_type, expected):
     assert trt_backend.is_fc_layer(name, layer_type) is expected
+
+
+# -- end to end through the sweep --------------------------------------------------------------------
+
+def test_a_sweep_with_the_tensorrt_backend_writes_engine_facts_into_the_profile(trt, gpu, tmp_path):
+    import shutil
+
+    import yaml
+
+    from edgeprof import cli
+    from edgeprof.profile import load
+
+    tiny = str(tmp_path / "tiny.onnx")
+    shutil.copy(os.path.join(os.path.dirname(HERE), "data", "tiny.onnx"), tiny)
+    core.write_model(tiny + ".standin.json", inputs=[["input", [-1, 3, 32, 32], "FLOAT"]])
+    rc = cli.main(["sweep", "--backend", "tensorrt", "--models", tiny, "--out", str(tmp_path / "profiles"),
+                   "--batch", "1,2", "--min-seconds", "0.02", "--min-runs", "3", "--warmup-seconds", "0.01",
+                   "--warmup-runs", "1", "--power", "none", "--idle-seconds", "0.01",
+                   "--engine-cache", str(tmp_path / "cache"), "--layers", "--precision", "int8"])
+    assert rc == 0
+    (path,) = [os.path.join(d, f) for d, _, files in os.walk(str(tmp_path / "profiles")) for f in files
+               if f.endswith(".yaml")]
+    profile = load(path)
+    with open(path) as f:
+        assert yaml.safe_load(f)["backend"]["name"] == "tensorrt"
+    runs = profile["runs"]
+    assert [r["batch"] for r in runs] == [1, 2] and all(r["status"] == "ok" for r in runs)
+    assert runs[1]["device_time_ms"]["median"] == EVENT_MS
+    assert runs[1]["memory"]["engine_device_bytes"] == 4 << 20
+    facts = runs[1]["backend"]
+    assert facts["api"] in ("v8.2-bindings", "v10-named-tensors") and facts["cache_hit"] is False
+    assert "timing only" in facts["int8_calibration"] and facts["fc_share"] == 0.4

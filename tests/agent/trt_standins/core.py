@@ -6,10 +6,12 @@ tested: which calls it makes, in which order, with which values. Every call of i
 appended to ``STATE.calls`` as a short string, e.g. ``"IBuilderConfig.max_workspace_size=1073741824"``.
 
 The "ONNX file" a stand-in parses is JSON written by the tests (see :func:`write_model`):
-inputs and outputs with shapes (-1 for the batch axis) and layers as (name, type, ms).
+inputs and outputs with shapes (-1 for the batch axis) and layers as (name, type, ms). For a
+real ONNX file (end-to-end sweeps) the same JSON sits beside it as ``<file>.standin.json``.
 A serialized engine is ``ENGINE_MAGIC`` + JSON.
 """
 import json
+import os
 
 ENGINE_MAGIC = b"STANDIN-ENGINE:"
 TIMING_MAGIC = b"STANDIN-TIMING:"
@@ -180,7 +182,8 @@ class OnnxParserBase(object):
 
     def parse_from_file(self, path):
         record("OnnxParser.parse_from_file(%s)" % path)
-        with open(path) as f:
+        sidecar = path + ".standin.json"
+        with open(sidecar if os.path.exists(sidecar) else path) as f:
             self._network.model = json.load(f)
         fail = STATE.faults.get("parse_fail_node")
         if fail is not None:
