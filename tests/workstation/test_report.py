@@ -8,11 +8,11 @@ import pytest
 pytest.importorskip("matplotlib")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import profilegen  # noqa: E402
-from edgeprof import report  # noqa: E402
-from edgeprof.report import data, findings  # noqa: E402
+import profilegen
 
-SETUP = "synthetic-board-onnxruntime-fp32"
+from edgeprof import report
+from edgeprof.report import data, findings
+
 FC_SHARES = {1: 0.6, 2: 0.5, 4: 0.35, 8: 0.2}
 
 
@@ -48,7 +48,7 @@ def _setup(doc):
 
 
 def _figure(doc, fig_id):
-    return [f for f in doc["figures"] if f["id"] == fig_id][0]
+    return next(f for f in doc["figures"] if f["id"] == fig_id)
 
 
 def test_report_writes_index_findings_and_figure_folder(full_report):
