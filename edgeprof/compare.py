@@ -157,7 +157,10 @@ def render_text(table):
     header, body, geo = _cells(table)
     rows = [header] + body + [geo]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     title = "%s at batch %d (ratios to %s; %s is better)" % (
         table.label, table.batch, table.columns[table.baseline], "lower" if table.lower_is_better else "higher")
     out = [title, line(header), "  ".join("-" * w for w in widths)]

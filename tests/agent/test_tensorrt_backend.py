@@ -26,8 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from trt_standins import core
-from trt_standins.cuda_standin import EVENT_MS, StandinCuda
+from trt_standins import core  # noqa: E402  (found through the path set just above)
+from trt_standins.cuda_standin import EVENT_MS, StandinCuda  # noqa: E402
 
 VERSIONS = ("trt_8_2", "trt_10")
 
