@@ -28,10 +28,13 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 CHECK_BATCH = 2
 # fp32 ONNX Runtime vs PyTorch: the largest |difference| of the logits allowed is
-# TOLERANCE_REL * max |logit| + TOLERANCE_ABS. Kernels sum in different orders, so a correct export
-# differs by about 1e-6 of the logits' scale (measured: 2e-7 to 2e-6 over the paper's zoo); a wrong
-# one by a good part of it. TOLERANCE_ABS only keeps logits that are all near 0 from failing.
-TOLERANCE_REL = 1e-3
+# TOLERANCE_REL * max |logit| + TOLERANCE_ABS. Both runtimes round in fp32 and sum in different
+# orders; deep random-weight networks amplify that: measured over the paper's zoo, ONNX Runtime
+# differs from PyTorch by 5e-7 (AlexNet) to 3.5e-4 (ResNet-152, Inception-v4) of the logits'
+# scale, and fp32 PyTorch itself differs from float64 by 3e-4 on ResNet-152. A wrong export (a
+# missing layer, wrong padding or weights) differs by a good part of the scale. TOLERANCE_ABS only
+# keeps logits that are all near 0 from failing.
+TOLERANCE_REL = 1e-2
 TOLERANCE_ABS = 1e-6
 SEED = 0
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -51,30 +54,40 @@ def check_name(name):
                          "and '.', starting with a letter or digit" % name)
 
 
-def randomise_constant_init(module, seed=SEED):
-    """Give every BatchNorm and PReLU layer random values in place of their constant initial ones.
+def randomise_constant_init(module, calibration):
+    """Replace the constant initial values of BatchNorm and PReLU layers by representative ones.
 
     Fresh BatchNorm layers all hold weight 1, bias 0, mean 0, var 1, and fresh PReLU slopes are all
     0.25: the exporter de-duplicates equal tensors (and folds BatchNorm into the convolution), so
-    the graph would not be representative and the numeric check would not test these layers. The
-    values stay near those of a trained network: BatchNorm scales and variances in [0.5, 1.5],
-    shifts and means of about 0.1, PReLU slopes in [0.1, 0.4].
+    the graph would not be representative and the numeric check would not test these layers.
+    BatchNorm scales become random in [0.5, 1.5] and shifts about 0.1; running statistics are
+    measured on ``calibration`` (a random batch), so activations keep a sane scale through deep
+    networks as in a trained one; PReLU slopes become random in [0.1, 0.4].
+
+    Args:
+        module: the model, in eval mode (it is left in eval mode).
+        calibration: an input batch (torch tensor) of at least 2 images.
     """
     import torch
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(SEED)
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [layer.momentum for layer in norms]
     with torch.no_grad():
         for layer in module.modules():
             if isinstance(layer, torch.nn.PReLU):
                 layer.weight.copy_(0.1 + 0.3 * torch.rand(layer.weight.shape, generator=generator))
-            if not isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
-                continue
-            size = layer.num_features
+        for layer in norms:
             if layer.affine:
-                layer.weight.copy_(0.5 + torch.rand(size, generator=generator))
-                layer.bias.copy_(0.1 * torch.randn(size, generator=generator))
-            if layer.track_running_stats:
-                layer.running_mean.copy_(0.1 * torch.randn(size, generator=generator))
-                layer.running_var.copy_(0.5 + torch.rand(size, generator=generator))
+                layer.weight.copy_(0.5 + torch.rand(layer.num_features, generator=generator))
+                layer.bias.copy_(0.1 * torch.randn(layer.num_features, generator=generator))
+            layer.reset_running_stats()
+            layer.momentum = None  # cumulative average: the stats of the calibration batch
+        if norms:
+            module.train()
+            module(calibration)
+    module.eval()
+    for layer, momentum in zip(norms, momenta):
+        layer.momentum = momentum
 
 
 def count_params(module):
@@ -163,10 +176,11 @@ def export_model(model, out_dir, weights="none", opset=DEFAULT_OPSET):
     started = time.time()
     torch.manual_seed(SEED)
     module = zoo.build(model, weights)
-    if weights == "none":
-        randomise_constant_init(module)
     size = model.input_size
-    example = torch.randn(CHECK_BATCH, 3, size, size, generator=torch.Generator().manual_seed(SEED))
+    inputs = torch.randn(2 * CHECK_BATCH, 3, size, size, generator=torch.Generator().manual_seed(SEED))
+    example = inputs[:CHECK_BATCH]
+    if weights == "none":
+        randomise_constant_init(module, calibration=inputs[CHECK_BATCH:])
     file_name = model.name + ".onnx"
     path = os.path.join(out_dir, file_name)
     tmp = os.path.join(out_dir, "." + file_name + ".tmp")
