@@ -72,11 +72,14 @@ def _family_legend(ax, ctx, names):
               fontsize="small", loc="best")
 
 
-def _batch_axis(ax):
+def _batch_axis(ax, batches):
+    from matplotlib.ticker import NullFormatter, NullLocator
     ax.set_xscale("log", base=2)
+    ax.set_xticks(batches)
+    ax.set_xticklabels([str(b) for b in batches])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("batch size [images]")
-    from matplotlib.ticker import ScalarFormatter
-    ax.xaxis.set_major_formatter(ScalarFormatter())
 
 
 def _lines_per_model(ctx, field, scale=1.0):
@@ -89,9 +92,17 @@ def _lines_per_model(ctx, field, scale=1.0):
     for i, (name, (xs, ys)) in enumerate(sorted(data.items())):
         label = name + (f" ({notes[name]}: missing)" if name in notes else "")
         ax.plot(xs, [y * scale for y in ys], marker=markers[i % len(markers)], color=ctx.color(name), label=label)
-    _batch_axis(ax)
+    _batch_axis(ax, sorted({r["batch"] for r in ctx.dataset.rows_of(ctx.setup, status=None)}))
     ax.grid(True, which="both", alpha=0.3)
     return fig, ax
+
+
+def _plain_ticks(axis):
+    """Tick labels of a log axis as plain numbers (50, 100) instead of powers (5 x 10^1)."""
+    from matplotlib.ticker import FuncFormatter
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axis.set_major_formatter(plain)
+    axis.set_minor_formatter(plain)
 
 
 def _legend(ax):
@@ -142,6 +153,7 @@ def time_vs_batch(ctx):
     """Fig. 3: inference time per image against batch size."""
     fig, ax = _lines_per_model(ctx, "per_image_ms")
     ax.set_yscale("log")
+    _plain_ticks(ax.yaxis)
     ax.set_ylabel("inference time per image [ms] (log)")
     _legend(ax)
     return fig
@@ -243,6 +255,7 @@ def accuracy_vs_throughput(ctx):
     ax.plot(xs, [fit["a_pct"] + fit["b_pct_ips"] / x for x in xs], color="0.3", linestyle="--",
             label=f"{fit['a_pct']:.1f} + {fit['b_pct_ips']:.1f} / ips, R^2 {_r2_text(fit['r2'])}")
     ax.set_xscale("log")
+    _plain_ticks(ax.xaxis)
     ax.set_xlabel(f"throughput at batch {fit['batch']} [images/s] (log)")
     ax.set_ylabel("top-1 accuracy [%]")
     ax.grid(True, which="both", alpha=0.3)
@@ -263,6 +276,7 @@ def accuracy_vs_energy(ctx):
         ax.annotate(p["name"], (p["energy_per_image_mj"], p["top1"]), fontsize="small", xytext=(4, 4),
                     textcoords="offset points")
     ax.set_xscale("log")
+    _plain_ticks(ax.xaxis)
     ax.set_xlabel(f"energy per image at batch {fit['batch']} [mJ] (log)")
     ax.set_ylabel("top-1 accuracy [%]")
     ax.set_title(f"Spearman rho {fit['spearman_rho']:.2f}" if fit["spearman_rho"] is not None else "",

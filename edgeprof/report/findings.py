@@ -6,11 +6,11 @@ these profiles agree with the paper or contradict it. A contradiction is a resul
 """
 import csv
 import math
-import os
 
 import numpy
 
 from edgeprof import predict
+from edgeprof.zoo import PAPER_CSV
 
 AGREES = "agrees with the paper"
 CONTRADICTS = "contradicts the paper"
@@ -20,7 +20,6 @@ FC_DROP = 0.05             # an FC share lower by this (absolute) than at the sm
 GIGA = 1e9
 MEGA = 1e6
 MIB = 1024.0 * 1024.0
-PAPER_CSV = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "paper_fig2.csv")
 LITERATURE = {
     "help_flops_spearman_rho": 0.79,
     "help_note": "HELP (Lee et al., NeurIPS 2021): a FLOPs-only latency predictor reaches a Spearman "
@@ -99,11 +98,18 @@ def time_vs_ops(points, batch):
             "verdict": verdict, "rule": f"linear when R^2 >= {LINEAR_R2}"}
 
 
+def _no_power(setup, otherwise):
+    """Why a power finding is absent: the profiles had no sensor (said once per setup), or too few runs."""
+    if setup.power_reason:
+        return "no power measured (the profiles' power.status is unavailable; reason under the setup)"
+    return otherwise
+
+
 def power_spread(dataset, setup):
     """Mean and spread of total power over every ok run (batch sizes and models) of the setup."""
     rows = [r for r in dataset.rows_of(setup) if r["power_w"] is not None]
     if len(rows) < 2:
-        return absent("no power measured: " + (setup.power_reason or "fewer than 2 runs have power"))
+        return absent(_no_power(setup, "fewer than 2 runs have power"))
     watts = numpy.array([r["power_w"] for r in rows])
     idle = [r["idle_w"] for r in rows if r["idle_w"] is not None]
     cov = float(watts.std() / watts.mean())
@@ -143,8 +149,7 @@ def accuracy_vs_energy(points, batch, setup):
     """Rank correlation of accuracy with energy per image (the paper's energy bound)."""
     usable = _with(points, "top1", "energy_per_image_mj")
     if len(usable) < 3:
-        reason = setup.power_reason or f"fewer than 3 models have energy per image at batch {batch}"
-        return absent("no energy per image: " + reason, batch=batch)
+        return absent(_no_power(setup, f"fewer than 3 models have energy per image at batch {batch}"), batch=batch)
     rho = predict.spearman([p["energy_per_image_mj"] for p in usable], [p["top1"] for p in usable])
     best = max(usable, key=lambda p: p["top1"])
     return {"status": "ok", "batch": batch, "n": len(usable), "spearman_rho": rho,

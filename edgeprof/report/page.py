@@ -10,6 +10,7 @@ import os
 from edgeprof import __version__, predict
 from edgeprof.profile import write_atomic
 
+WIDE_FIGURES = ("ops_vs_time", "across")  # two panels side by side
 TARGET_LABELS = {"per_image_ms": "latency per image", "energy_per_image_mj": "energy per image"}
 
 
@@ -154,11 +155,13 @@ def _md_table(header, rows):
     return lines
 
 
-def _runs_line(runs):
+def _runs_line(found):
+    runs = found["runs"]
     line = f"runs: {runs['ok']} ok, {runs['oom']} out of memory, {runs['error']} failed"
     if runs["not_ok"]:
         line += " (" + ", ".join(f"{r['model']} batch {r['batch']}: {r['status']}" for r in runs["not_ok"]) + ")"
-    return line
+    reason = found["setup"]["power_reason"]
+    return line + (f". Power: not measured: {reason}" if reason else "")
 
 
 def markdown(results, drawn):
@@ -167,7 +170,7 @@ def markdown(results, drawn):
     title, text = density_summary(results["density"])
     lines += [f"- **{title}**: {text}", ""]
     for found in results["setups"]:
-        lines += [f"## {found['setup']['label']}", "", _runs_line(found["runs"]), ""]
+        lines += [f"## {found['setup']['label']}", "", _runs_line(found), ""]
         lines += [f"- **{t}**: {x}" for t, x in setup_summaries(found)]
         lines += ["", "### Predicting from operations (leave-one-out)", ""]
         lines += _md_table(PREDICTION_HEADER, prediction_rows(found))
@@ -213,14 +216,15 @@ def _figure_html(entry):
     if entry["status"] != "ok":
         return f'<div class="absent"><b>{_h(caption)}</b>: not drawn, {_h(entry["reason"])}</div>'
     png = entry["files"][0]
-    return (f'<figure><a href="{_h(png)}"><img src="{_h(png)}" alt="{_h(caption)}"></a>'
+    wide = ' class="wide"' if entry["id"] in WIDE_FIGURES else ""
+    return (f'<figure{wide}><a href="{_h(png)}"><img src="{_h(png)}" alt="{_h(caption)}"></a>'
             f"<figcaption>{_h(caption)} (<a href=\"{_h(entry['files'][1])}\">SVG</a>)</figcaption></figure>")
 
 
 STYLE = ("body{font-family:sans-serif;max-width:1300px;margin:1em auto;padding:0 1em;color:#222}"
          "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
          "text-align:left;font-size:90%}figure{display:inline-block;margin:.5em;vertical-align:top}"
-         "img{max-width:620px;border:1px solid #eee}figcaption{font-size:90%}"
+         "img{max-width:620px;border:1px solid #eee}figure.wide img{max-width:1260px}figcaption{font-size:90%}"
          ".absent{color:#844;margin:.3em 0}li{margin:.25em 0}")
 
 
@@ -237,7 +241,7 @@ def page(results, drawn):
              _html_list([density_summary(results["density"])]),
              "".join(_figure_html(e) for e in figures_of(None) if e["id"] != "across")]
     for found in results["setups"]:
-        parts += [f"<h2>{_h(found['setup']['label'])}</h2>", f"<p>{_h(_runs_line(found['runs']))}</p>",
+        parts += [f"<h2>{_h(found['setup']['label'])}</h2>", f"<p>{_h(_runs_line(found))}</p>",
                   "<h3>Findings</h3>", _html_list(setup_summaries(found)),
                   "<h3>Predicting from operations (leave-one-out)</h3>",
                   _html_table(PREDICTION_HEADER, prediction_rows(found)),

@@ -152,7 +152,8 @@ def test_a_single_setup_marks_the_across_figure_absent_with_the_reason(full_repo
 def test_profiles_without_power_mark_power_parts_absent_with_the_sensor_reason(sparse_report):
     setup = _setup(sparse_report["doc"])
     assert setup["power"]["status"] == "absent"
-    assert "no power sensor found (synthetic)" in setup["power"]["reason"]
+    assert "no power measured" in setup["power"]["reason"]
+    assert setup["setup"]["power_reason"] == "no power sensor found (synthetic)"
     for fig_id in ("power_vs_batch", "accuracy_vs_energy"):
         assert _figure(sparse_report["doc"], fig_id)["status"] == "absent"
     assert "not drawn" in (sparse_report["out"] / "index.html").read_text()
