@@ -99,8 +99,16 @@ def run_row(setup, model_name, run):
         "energy_per_image_mj": power.get("energy_per_image_mj"),
         "images_per_j": power.get("images_per_j"),
         "memory_bytes": memory_bytes, "memory_source": memory_source,
-        "fc_share": run.get(FC_SHARE_FIELD),
+        "fc_share": fc_share_of(run),
     }
+
+
+def fc_share_of(run):
+    """The run's share of time in fully connected layers: ``run.fc_share``, or where the TensorRT
+    backend puts it with ``--layers``, ``run.backend.fc_share``; None without per-layer timings."""
+    if run.get(FC_SHARE_FIELD) is not None:
+        return run[FC_SHARE_FIELD]
+    return (run.get("backend") or {}).get(FC_SHARE_FIELD)
 
 
 def _setup_of(data):

@@ -202,8 +202,8 @@ def fc_share(dataset, setup):
         if row["fc_share"] is not None:
             by_model.setdefault(row["model"], []).append((row["batch"], row["fc_share"]))
     if not by_model:
-        return absent("no per-layer timings (runs have no fc_share; TensorRT sweeps with per-layer "
-                      "profiling record it)")
+        return absent("no per-layer timings (runs have no fc_share; edgeprof sweep --backend tensorrt "
+                      "--layers records it)")
     models = []
     for name, pairs in sorted(by_model.items()):
         pairs.sort()

@@ -192,6 +192,12 @@ def test_static_fields_missing_in_profiles_are_filled_from_the_manifest(tmp_path
     assert dataset.models["alexnet"]["top1"] == 56.5
 
 
+def test_fc_share_is_read_where_the_tensorrt_backend_records_it():
+    run = {"batch": 1, "status": "ok", "backend": {"fc_share": 0.42, "layer_times_ms": []}}
+    assert data.fc_share_of(run) == 0.42
+    assert data.fc_share_of({"batch": 1, "status": "ok"}) is None
+
+
 def test_family_falls_back_to_the_name_without_its_depth():
     assert data.family_of("resnet18") == "resnet"
     assert data.family_of("inception_v3") == "inception"
