@@ -33,11 +33,27 @@ def configure(parser):
     own.add_argument("--top5", type=float, help="the model's top-5 accuracy in percent, if known")
 
 
+def _require(names):
+    """Raise a one-line error naming the missing libraries, with the install command."""
+    import importlib
+    missing = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise EdgeprofError("edgeprof export needs %s, missing here; install them on a workstation with "
+                            "pip install 'edgeprof[export]'" % ", ".join(missing))
+
+
 def run(args):
     from edgeprof import export, zoo
     if not (args.zoo or args.models or args.onnx):
         raise UsageError("nothing to export: give --zoo paper, --models NAMES or --onnx PATH --name NAME")
     export.check_opset(args.opset)
+    _require(("onnx",) if args.onnx and not (args.zoo or args.models)
+             else ("torch", "torchvision", "onnx", "onnxruntime"))
     if args.onnx:
         if not args.name:
             raise UsageError("--onnx %s needs --name NAME for the manifest" % args.onnx)
