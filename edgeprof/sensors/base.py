@@ -16,6 +16,7 @@ A rail that cannot be read in one sample is left out of that sample's dict and i
 reason is kept in ``problems``: a bad read never raises out of ``read``.
 """
 import errno
+import os
 
 
 class SensorReadError(Exception):
@@ -24,6 +25,9 @@ class SensorReadError(Exception):
 
 def read_sysfs_number(host_path):
     """Read one number from a sysfs file at a host path (already mapped under the root).
+
+    Uses ``os.open``/``os.read`` (no Python file object): the sampler calls this for every rail
+    at every sample, and this is about twice as cheap as ``open()``.
 
     Args:
         host_path (str): the file, e.g. ``<root>/sys/.../in_power0_input``.
@@ -35,10 +39,13 @@ def read_sysfs_number(host_path):
         SensorReadError: missing file, permission denied, empty or non-numeric content.
     """
     try:
-        with open(host_path, "rb") as f:
-            text = f.read().decode("ascii", "replace").strip()
+        fd = os.open(host_path, os.O_RDONLY)
+        try:
+            text = os.read(fd, 64).decode("ascii", "replace").strip()
+        finally:
+            os.close(fd)
     except OSError as exc:
-        if exc.errno == errno.EACCES or exc.errno == errno.EPERM:
+        if exc.errno in (errno.EACCES, errno.EPERM):
             raise SensorReadError("permission denied")
         if exc.errno == errno.ENOENT:
             raise SensorReadError("file vanished")

@@ -120,14 +120,14 @@ def test_a_rail_vanishing_is_recorded_not_raised(board_root):
 def test_permission_denied_is_recorded_not_raised(board_root, monkeypatch):
     board_root("tx2")
     sensor = ina3221.probe()
-    real_open = open
+    real_open = os.open
 
     def deny_vdd_in(path, *args, **kwargs):
-        if path.endswith("iio:device1/in_power0_input"):
+        if str(path).endswith("iio:device1/in_power0_input"):
             raise PermissionError(errno.EACCES, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr("edgeprof.sensors.base.open", deny_vdd_in, raising=False)
+    monkeypatch.setattr(os, "open", deny_vdd_in)
     assert "VDD_IN" not in sensor.read()
     assert "permission denied" in sensor.problems["VDD_IN"]
 

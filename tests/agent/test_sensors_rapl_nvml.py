@@ -1,5 +1,6 @@
 """RAPL counters from a powercap tree, and NVML through a stand-in of nvidia-ml-py's ``pynvml``."""
 import errno
+import os
 import sys
 import types
 
@@ -48,10 +49,14 @@ def test_rapl_wraparound_adds_the_counter_range(rapl_root):
 
 
 def test_rapl_permission_denied_says_how_to_fix_it(rapl_root, monkeypatch):
-    def deny(path, *args, **kwargs):
-        raise PermissionError(errno.EACCES, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr("edgeprof.sensors.base.open", deny, raising=False)
+    def deny(path, *args, **kwargs):
+        if str(path).endswith("energy_uj"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(SensorError, match="root-only since Linux 5.10.*chmod a\\+r"):
         rapl.probe()
 
