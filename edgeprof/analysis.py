@@ -135,8 +135,8 @@ def analyze(path, batch=1):
     model = _load(path)
     notes = []
     primary, scale = _set_batch(model, path, batch, notes)
-    shapes, bits = _infer_shapes(model, path)
-    view = _GraphView(model, shapes, bits)
+    shapes, bits, folded = _infer_shapes(model, path)
+    view = _GraphView(model, shapes, bits, folded)
     layers = [_layer(node, view) for node in model.graph.node if node.op_type != "Constant"]
     _attribute_params(model, view, layers)
     peak_bytes = _peak_activation_bytes(model, view)
@@ -256,10 +256,32 @@ def _set_batch(model, path, batch, notes):
 def _infer_shapes(model, path):
     """Run ONNX shape inference on a copy whose large initializers carry only dims and type.
 
+    Between rounds of inference, nodes that compute shapes from sizes now known (PyTorch's
+    ``x.size()`` becomes Shape, Gather, Div, Concat... feeding a Reshape) are replaced by Constant
+    nodes in the copy, until no more can be; ONNX's own data propagation stops at ops like Div.
+
     Returns:
-        (shapes, bits): dicts from tensor name to its list of sizes (None for an unknown size; the
-        whole shape is None for an unknown rank) and to its bits per element.
+        (shapes, bits, folded): dicts from tensor name to its list of sizes (None for an unknown
+        size; the whole shape is None for an unknown rank) and to its bits per element, and the set
+        of tensors that were computed as shape constants.
     """
+    light = _light_copy(model)
+    values = _known_values(light.graph)
+    folded = set()
+    while True:
+        shapes, bits = _inferred_shapes(light, path)
+        names = _fold_shape_math(light.graph, shapes, values)
+        if not names:
+            break
+        folded.update(names)
+    for tensor in model.graph.initializer:
+        shapes[tensor.name] = list(tensor.dims)
+        bits[tensor.name] = _DTYPE_BITS.get(tensor.data_type, 0)
+    return shapes, bits, folded
+
+
+def _light_copy(model):
+    """The model without its large weights' data (dims and type only)."""
     import onnx
     light = onnx.ModelProto()
     light.ir_version = model.ir_version
@@ -277,6 +299,11 @@ def _infer_shapes(model, path):
             copy.name = tensor.name
             copy.data_type = tensor.data_type
             copy.dims.extend(tensor.dims)
+    return light
+
+
+def _inferred_shapes(light, path):
+    import onnx
     try:
         inferred = onnx.shape_inference.infer_shapes(light, data_prop=True)
     except Exception as exc:  # noqa: BLE001  (onnx raises InferenceError and others)
@@ -287,20 +314,134 @@ def _infer_shapes(model, path):
         tensor_type = value_info.type.tensor_type
         shapes[value_info.name] = _dims(tensor_type.shape) if tensor_type.HasField("shape") else None
         bits[value_info.name] = _DTYPE_BITS.get(tensor_type.elem_type, 0)
-    for tensor in model.graph.initializer:
-        shapes[tensor.name] = list(tensor.dims)
-        bits[tensor.name] = _DTYPE_BITS.get(tensor.data_type, 0)
     return shapes, bits
+
+
+# Shape math: small tensors only, so that no activation is ever computed.
+_SHAPE_MATH_MAX_ELEMENTS = 64
+_SHAPE_MATH_OPS = frozenset(("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Add",
+                             "Sub", "Mul", "Div", "Floor", "Ceil", "Identity"))
+
+
+def _known_values(graph):
+    """Values of the small initializers and Constant nodes that shape math may read."""
+    from onnx import numpy_helper
+    values = {}
+    for tensor in graph.initializer:
+        if (tensor.data_location != _EXTERNAL and _numel(list(tensor.dims)) <= _SHAPE_MATH_MAX_ELEMENTS
+                and _tensor_bytes(tensor) <= _INLINE_LIMIT_BYTES):
+            values[tensor.name] = numpy_helper.to_array(tensor)
+    for node in graph.node:
+        if node.op_type == "Constant" and _attr(node, "value", None) is not None:
+            values[node.output[0]] = numpy_helper.to_array(_attr(node, "value", None))
+    return values
+
+
+def _fold_shape_math(graph, shapes, values):
+    """Replace, in ``graph``, each shape-math node whose inputs are known by a Constant node.
+
+    Args:
+        graph: the light copy's GraphProto (changed in place).
+        shapes: tensor name -> sizes from the last round of inference.
+        values: tensor name -> numpy array of known small values (updated).
+
+    Returns:
+        list of str: the outputs that were folded.
+    """
+    from onnx import helper, numpy_helper
+    nodes, folded = [], []
+    for node in graph.node:
+        value = _shape_math(node, shapes, values)
+        if value is None:
+            nodes.append(node)
+            continue
+        values[node.output[0]] = value
+        folded.append(node.output[0])
+        nodes.append(helper.make_node("Constant", [], [node.output[0]],
+                                      value=numpy_helper.from_array(value, node.output[0])))
+    if folded:
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return folded
+
+
+def _shape_math(node, shapes, values):
+    """The value of a shape-math node's single output, or None when it is not computable here."""
+    import numpy
+    if (node.op_type not in _SHAPE_MATH_OPS or node.domain not in ("", "ai.onnx") or len(node.output) != 1
+            or node.output[0] in values):
+        return None
+    if node.op_type == "Shape":
+        dims = shapes.get(node.input[0])
+        if dims is None or None in dims:
+            return None
+        return numpy.array(dims[_attr(node, "start", 0):_attr(node, "end", None)], dtype=numpy.int64)
+    if any(name and name not in values for name in node.input):
+        return None
+    args = [values[name] if name else None for name in node.input]
+    if any(arg is not None and arg.size > _SHAPE_MATH_MAX_ELEMENTS for arg in args):
+        return None
+    try:
+        value = numpy.asarray(_evaluate(node, args))
+    except (ValueError, IndexError, TypeError, ZeroDivisionError):
+        return None
+    return value if value.size <= _SHAPE_MATH_MAX_ELEMENTS else None
+
+
+def _evaluate(node, args):
+    """Compute one shape-math op on numpy arrays (ONNX semantics, opset 11 and later)."""
+    import numpy
+    from onnx import helper
+    op = node.op_type
+    if op == "Gather":
+        return numpy.take(args[0], args[1], axis=_attr(node, "axis", 0))
+    if op in ("Unsqueeze", "Squeeze"):
+        axes = args[1] if len(args) > 1 and args[1] is not None else _attr(node, "axes", None)
+        if op == "Squeeze":
+            return numpy.squeeze(args[0], axis=None if axes is None else tuple(int(a) for a in axes))
+        rank = args[0].ndim + len(axes)
+        value = args[0]
+        for axis in sorted(int(a) % rank for a in axes):
+            value = numpy.expand_dims(value, axis)
+        return value
+    if op == "Concat":
+        return numpy.concatenate(args, axis=_attr(node, "axis", 0))
+    if op == "Slice":
+        return _slice(args)
+    if op == "Cast":
+        return args[0].astype(helper.tensor_dtype_to_np_dtype(_attr(node, "to", 7)))
+    if op == "Div":
+        if numpy.issubdtype(args[0].dtype, numpy.integer):
+            return numpy.trunc(args[0] / args[1]).astype(args[0].dtype)
+        return args[0] / args[1]
+    unary = {"Floor": numpy.floor, "Ceil": numpy.ceil, "Identity": numpy.asarray}
+    if op in unary:
+        return unary[op](args[0])
+    binary = {"Add": numpy.add, "Sub": numpy.subtract, "Mul": numpy.multiply}
+    return binary[op](args[0], args[1]).astype(args[0].dtype)
+
+
+def _slice(args):
+    """ONNX Slice with starts, ends and optional axes and steps as inputs."""
+    data, starts, ends = args[0], args[1], args[2]
+    if starts is None or ends is None:
+        raise ValueError("Slice without starts/ends inputs (opset < 10)")
+    axes = args[3] if len(args) > 3 and args[3] is not None else range(len(starts))
+    steps = args[4] if len(args) > 4 and args[4] is not None else [1] * len(starts)
+    index = [slice(None)] * data.ndim
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        index[int(axis)] = slice(int(start), int(end), int(step))
+    return data[tuple(index)]
 
 
 class _GraphView:
     """What costing a node needs to know about the tensors around it."""
 
-    def __init__(self, model, shapes, bits):
+    def __init__(self, model, shapes, bits, folded):
         self.shapes = shapes
         self.bits = bits
         self.initializers = {t.name: t for t in model.graph.initializer}
-        self.constants = set(self.initializers)
+        self.constants = set(self.initializers) | folded
         for node in model.graph.node:
             if node.op_type == "Constant":
                 self.constants.update(node.output)
@@ -421,6 +562,8 @@ _COSTERS.update((op, _cost_nothing) for op in _ZERO_COST | _NORMALISATION)
 def _layer(node, view):
     """One row of the per-layer table (params are attributed afterwards)."""
     coster = _COSTERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+    if all(name in view.constants for name in node.output):
+        coster = _cost_nothing  # shape math, computed once when the runtime builds the model
     cost = coster(node, view) if coster else None
     macs, paper_ops = cost if cost else (None, None)
     outputs = [name for name in node.output if name]
