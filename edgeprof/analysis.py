@@ -286,7 +286,8 @@ def _light_copy(model):
     light = onnx.ModelProto()
     light.ir_version = model.ir_version
     light.opset_import.extend(model.opset_import)
-    light.functions.extend(model.functions)
+    if hasattr(model, "functions"):  # IR 8 (onnx >= 1.10)
+        light.functions.extend(model.functions)
     graph = light.graph
     graph.node.extend(model.graph.node)
     graph.input.extend(model.graph.input)
@@ -383,7 +384,7 @@ def _shape_math(node, shapes, values):
         return None
     try:
         value = numpy.asarray(_evaluate(node, args))
-    except (ValueError, IndexError, TypeError, ZeroDivisionError):
+    except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError):
         return None
     return value if value.size <= _SHAPE_MATH_MAX_ELEMENTS else None
 
@@ -391,7 +392,6 @@ def _shape_math(node, shapes, values):
 def _evaluate(node, args):
     """Compute one shape-math op on numpy arrays (ONNX semantics, opset 11 and later)."""
     import numpy
-    from onnx import helper
     op = node.op_type
     if op == "Gather":
         return numpy.take(args[0], args[1], axis=_attr(node, "axis", 0))
@@ -409,7 +409,7 @@ def _evaluate(node, args):
     if op == "Slice":
         return _slice(args)
     if op == "Cast":
-        return args[0].astype(helper.tensor_dtype_to_np_dtype(_attr(node, "to", 7)))
+        return args[0].astype(_numpy_dtype(_attr(node, "to", 7)))
     if op == "Div":
         if numpy.issubdtype(args[0].dtype, numpy.integer):
             return numpy.trunc(args[0] / args[1]).astype(args[0].dtype)
@@ -419,6 +419,14 @@ def _evaluate(node, args):
         return unary[op](args[0])
     binary = {"Add": numpy.add, "Sub": numpy.subtract, "Mul": numpy.multiply}
     return binary[op](args[0], args[1]).astype(args[0].dtype)
+
+
+def _numpy_dtype(onnx_dtype):
+    """numpy dtype of an ONNX data type (onnx >= 1.13 has a helper; older onnx a mapping table)."""
+    import onnx
+    if hasattr(onnx.helper, "tensor_dtype_to_np_dtype"):
+        return onnx.helper.tensor_dtype_to_np_dtype(onnx_dtype)
+    return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[onnx_dtype]
 
 
 def _slice(args):
