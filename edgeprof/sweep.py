@@ -108,12 +108,9 @@ class Sweep(object):
 
     def backend_section(self):
         backend = self.config.backend
-        section = {"name": backend.name, "version": self.backend_version,
-                   "precision": self.config.precision, "chosen_because": self.config.backend_note,
-                   "options": dict(self.config.options)}
-        if hasattr(backend, "device"):
-            section["device"] = backend.device(self.config.options)
-        return section
+        return {"name": backend.name, "version": self.backend_version, "precision": self.config.precision,
+                "chosen_because": self.config.backend_note, "options": dict(self.config.options),
+                "device": backend.device(self.config.options)}
 
     def run(self):
         """Run the sweep; returns a :class:`Summary`. Ctrl-C / SIGTERM end it cleanly."""

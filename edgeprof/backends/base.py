@@ -62,6 +62,10 @@ class Backend(object):
         text = str(exc).lower().replace(" ", "")
         return any(marker.replace(" ", "") in text for marker in self.OOM_MARKERS)
 
+    def device(self, options):
+        """Where the model runs for these options: 'cpu' or 'cuda' (recorded; picks the power sensor)."""
+        return "cpu"
+
     def available(self):
         """``None`` when this runtime can run here, else one line saying why not and what to do."""
         raise NotImplementedError

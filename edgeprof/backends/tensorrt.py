@@ -685,6 +685,9 @@ class TensorRTBackend(Backend):
 
     name = "tensorrt"
 
+    def device(self, options):
+        return "cuda"
+
     def available(self):
         try:
             _import_trt()

@@ -5,6 +5,9 @@ import sys
 from edgeprof import __version__, backends, board, sensors, sysroot
 from edgeprof.commands import print_json
 
+# Sensor details worth a line of text (``--json`` shows them all).
+INFO_SENSOR_KEYS = ("driver", "total_rail", "total_is_sum", "rails")
+
 HELP = "show this machine as edgeprof sees it: board, Python, backends, power sensors"
 
 
@@ -69,7 +72,8 @@ def _print_text(data):
         lines.append("  (none known to this build)")
     for row in data["power_sensors"]:
         if row["found"]:
-            detail = ", ".join("%s=%s" % (k, v) for k, v in sorted(row.items()) if k not in ("name", "found"))
+            shown = [(k, row[k]) for k in INFO_SENSOR_KEYS if row.get(k) not in (None, [], "")]
+            detail = ", ".join("%s=%s" % (k, ",".join(map(str, v)) if isinstance(v, list) else v) for k, v in shown)
             lines.append("  %-12s found  %s" % (row["name"], detail))
         else:
             lines.append("  %-12s not found: %s" % (row["name"], row["reason"]))

@@ -67,8 +67,8 @@ def backend_options(args, backend_name):
 def build_config(args):
     models = resolve(args.models, args.only)
     backend, note = backends.choose(args.backend, board.identity()["is_jetson"])
-    monitor = sensors.open_monitor(args.power, args.power_rate_hz)
     options, runtime_options = backend_options(args, backend.name)
+    monitor = sensors.open_monitor(args.power, args.power_rate_hz, device=backend.device(options))
     protocol = Protocol(args.warmup_seconds, args.warmup_runs, args.min_seconds, args.min_runs)
     return SweepConfig(models, args.batch, backend, note, args.precision, args.out, protocol, monitor,
                        idle_seconds=args.idle_seconds, board_name=args.board_name, options=options,
