@@ -132,7 +132,8 @@ NOT_TENSORRT = {"LayerType", "float32", "key", "stream_handle", "tensorrt", "ten
                 "path", "shape", "nbytes", "random", "random_sample", "astype", "hexdigest", "encode", "decode",
                 "read", "write", "readline", "flush", "fileno", "exists", "isfile", "expanduser", "dirname",
                 "makedirs", "debug", "info", "warning", "replace", "lower", "group", "monotonic", "sha256",
-                "dumps", "loads", "rename", "unlink", "fdopen", "mkstemp", "fsync", "name", "errors"}
+                "dumps", "loads", "rename", "unlink", "fdopen", "mkstemp", "fsync", "name", "errors",
+                "cuda"}  # "cuda": the device label the backend reports for the profile
 
 
 def _string(node):
