@@ -73,6 +73,15 @@ def median_latency_ms(session, protocol, monitor=None):
     return result.summary()["latency_ms"]["median"]
 
 
+def sampled_latency_ms(session, protocol, choice, rate_hz):
+    """Median latency with a monitor open (its sampler thread running) for just this window."""
+    monitor = sensors.open_monitor(choice, rate_hz=rate_hz)
+    try:
+        return median_latency_ms(session, protocol, monitor)
+    finally:
+        monitor.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="ONNX file (default: resnet18 with random weights, exported to a temp file)")
@@ -96,12 +105,13 @@ def main():
           % (choice, where, args.rate_hz, cost_us, cost_us * args.rate_hz / 1e4))
     off, on = [], []
     for index in range(args.rounds):
-        off.append(median_latency_ms(session, protocol))
-        monitor = sensors.open_monitor(choice, rate_hz=args.rate_hz)
-        try:
-            on.append(median_latency_ms(session, protocol, monitor))
-        finally:
-            monitor.close()
+        # Alternate which side goes first (ABBA), so a drift within a round favours neither.
+        if index % 2 == 0:
+            off.append(median_latency_ms(session, protocol))
+            on.append(sampled_latency_ms(session, protocol, choice, args.rate_hz))
+        else:
+            on.append(sampled_latency_ms(session, protocol, choice, args.rate_hz))
+            off.append(median_latency_ms(session, protocol))
         print("round %d: sampler off %.3f ms  on %.3f ms  ratio %.4f" % (index + 1, off[-1], on[-1], on[-1] / off[-1]))
     ratios = [b / a for a, b in zip(off, on)]
     print("model %s batch %d: median sampler off %.3f ms, on %.3f ms, median ratio on/off %.4f (limit 1.02)"
