@@ -16,6 +16,7 @@ import time
 
 from edgeprof import manifest, zoo
 from edgeprof.errors import EdgeprofError, InputFileError, UsageError
+from edgeprof.files import sha256_file
 from edgeprof.profile import now_iso
 
 log = logging.getLogger("edgeprof")
@@ -192,7 +193,7 @@ def export_model(model, out_dir, weights="none", opset=DEFAULT_OPSET):
     finally:
         _remove_quietly(tmp)
     entry = {"name": model.name, "display_name": model.display, "family": model.family,
-             "file": file_name, "sha256": manifest.sha256_file(path),
+             "file": file_name, "sha256": sha256_file(path),
              "file_bytes": os.path.getsize(path), "params": count_params(module)}
     entry.update(costs)
     entry.update({"top1": None, "top5": None, "accuracy_source": None})
@@ -304,7 +305,7 @@ def add_onnx(source, name, out_dir, family="custom", link=False, top1=None, top5
         os.makedirs(out_dir)
     manifest_path = os.path.join(out_dir, manifest.FILE_NAME)
     data = manifest.load_or_new(manifest_path)
-    digest = manifest.sha256_file(source)
+    digest = sha256_file(source)
     old = manifest.find(data, name)
     if not force and old is not None and old.get("sha256") == digest:
         try:

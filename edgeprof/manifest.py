@@ -6,23 +6,18 @@ Each entry names one ONNX file (relative to the manifest's folder), its sha256, 
 board cannot compute by itself: parameter and operation counts, published accuracy. The field
 list is in docs/models.md. Validation names the first wrong field, like :mod:`edgeprof.profile`.
 """
-import hashlib
 import os
 
 from edgeprof import __version__
 from edgeprof.errors import InputFileError
-from edgeprof.profile import dump_yaml, now_iso, read_yaml, write_atomic
+from edgeprof.files import sha256_file, write_atomic
+from edgeprof.profile import dump_yaml, now_iso, read_yaml
+from edgeprof.schema import NUMBER as _NUMBER
+from edgeprof.schema import check_fields, check_version, type_ok
 
 SCHEMA = "edgeprof/manifest/v1"
-SCHEMA_PREFIX = "edgeprof/manifest/v"
-SUPPORTED_MAJOR = 1
 FILE_NAME = "manifest.yaml"
 WEIGHTS_KINDS = ("none", "default", "user")
-HASH_CHUNK_BYTES = 1 << 20
-
-_NUMBER = (int, float)
-_TYPE_NAMES = {str: "a string", int: "an integer", _NUMBER: "a number", dict: "a mapping",
-               list: "a list"}
 
 TOP_FIELDS = {"schema": (str, True), "edgeprof_version": (str, True), "models": (list, True)}
 # field -> (type, required). Static counts are null when unknown (e.g. analysis failed).
@@ -38,42 +33,12 @@ ENTRY_FIELDS = {
 NUMERIC_CHECK_FIELDS = {"max_abs_diff": (_NUMBER, True), "tolerance": (_NUMBER, True)}
 
 
-def _type_ok(value, expected):
-    if expected is _NUMBER or expected is int:
-        return isinstance(value, expected) and not isinstance(value, bool)
-    return isinstance(value, expected)
-
-
-def _check_fields(mapping, table, where, source):
-    for field, (expected, required) in sorted(table.items()):
-        name = "%s.%s" % (where, field) if where else field
-        value = mapping.get(field)
-        if value is None:
-            if required:
-                raise InputFileError("%s: field %r is missing" % (source, name))
-            continue
-        if not _type_ok(value, expected):
-            raise InputFileError("%s: field %r must be %s, got %s %r"
-                                 % (source, name, _TYPE_NAMES[expected], type(value).__name__, value))
-
-
-def _check_schema_version(data, source):
-    schema = data.get("schema")
-    if not isinstance(schema, str) or not schema.startswith(SCHEMA_PREFIX):
-        raise InputFileError("%s: not an edgeprof manifest (field 'schema' is %r, expected %r)"
-                             % (source, schema, SCHEMA))
-    major = schema[len(SCHEMA_PREFIX):].split(".")[0]
-    if major != str(SUPPORTED_MAJOR):
-        raise InputFileError("%s: manifest schema %r is not supported by edgeprof (it reads %r); "
-                             "upgrade edgeprof to read it" % (source, schema, SCHEMA))
-
-
 def _check_entry(entry, index, source, seen):
     where = "models[%d]" % index
     if not isinstance(entry, dict):
         raise InputFileError("%s: field %r must be a mapping, got %s"
                              % (source, where, type(entry).__name__))
-    _check_fields(entry, ENTRY_FIELDS, where, source)
+    check_fields(entry, ENTRY_FIELDS, where, source, InputFileError)
     if entry["name"] in seen:
         raise InputFileError("%s: field '%s.name' repeats the model name %r; names must be unique"
                              % (source, where, entry["name"]))
@@ -84,11 +49,11 @@ def _check_entry(entry, index, source, seen):
     if os.path.isabs(entry["file"]):
         raise InputFileError("%s: field '%s.file' must be relative to the manifest's folder, got %r"
                              % (source, where, entry["file"]))
-    if not all(_type_ok(d, int) and d > 0 for d in entry["input_shape"]):
+    if not all(type_ok(d, int) and d > 0 for d in entry["input_shape"]):
         raise InputFileError("%s: field '%s.input_shape' must list positive integers (no batch axis), "
                              "got %r" % (source, where, entry["input_shape"]))
     if entry.get("numeric_check") is not None:
-        _check_fields(entry["numeric_check"], NUMERIC_CHECK_FIELDS, where + ".numeric_check", source)
+        check_fields(entry["numeric_check"], NUMERIC_CHECK_FIELDS, where + ".numeric_check", source, InputFileError)
 
 
 def validate(data, source="<manifest>"):
@@ -100,8 +65,8 @@ def validate(data, source="<manifest>"):
     if not isinstance(data, dict):
         raise InputFileError("%s: a manifest must be a YAML mapping, got %s"
                              % (source, type(data).__name__))
-    _check_schema_version(data, source)
-    _check_fields(data, TOP_FIELDS, "", source)
+    check_version(data, source, SCHEMA, "manifest", InputFileError)
+    check_fields(data, TOP_FIELDS, "", source, InputFileError)
     seen = set()
     for index, entry in enumerate(data["models"]):
         _check_entry(entry, index, source, seen)
@@ -156,15 +121,6 @@ def put(data, entry):
     else:
         models.append(entry)
     data["models"] = models
-
-
-def sha256_file(path):
-    """The sha256 hex digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(HASH_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def model_path(entry, manifest_dir):

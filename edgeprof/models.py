@@ -4,11 +4,11 @@ This is agent code (Python 3.6, no torch/onnx needed): a bare ONNX file gets its
 from ``edgeprof.analysis`` only when onnx is importable, and is otherwise swept with those
 fields left empty and a note saying why.
 """
-import hashlib
 import logging
 import os
 
 from edgeprof.errors import InputFileError, UsageError
+from edgeprof.files import sha256_file
 
 log = logging.getLogger("edgeprof")
 MANIFEST_NAME = "manifest.yaml"
@@ -17,14 +17,6 @@ MANIFEST_NAME = "manifest.yaml"
 STATIC_FIELDS = ("name", "family", "file", "sha256", "input_shape", "opset", "params", "graph_params",
                  "macs", "paper_ops", "weight_bytes", "fc_params", "fc_macs", "top1", "top5",
                  "accuracy_source", "weights")
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _from_manifest(manifest_path, only):
@@ -52,7 +44,7 @@ def _from_onnx(path):
     if not os.path.isfile(path):
         raise InputFileError("no such model file: %s" % path)
     model = {"name": os.path.splitext(os.path.basename(path))[0], "file": os.path.basename(path),
-             "sha256": sha256_of(path), "path": os.path.abspath(path)}
+             "sha256": sha256_file(path), "path": os.path.abspath(path)}
     try:
         from edgeprof import analysis
         import onnx  # noqa: F401  (analysis needs it; check before trying)

@@ -8,21 +8,17 @@ file, never half of one.
 """
 import datetime
 import os
-import tempfile
 
 import yaml
 
 from edgeprof.errors import InputFileError, ProfileError
+from edgeprof.files import write_atomic
+from edgeprof.schema import NUMBER as _NUMBER
+from edgeprof.schema import check_fields, check_version
 
 SCHEMA = "edgeprof/profile/v1"
-SCHEMA_PREFIX = "edgeprof/profile/v"
-SUPPORTED_MAJOR = 1
 RUN_STATUSES = ("ok", "oom", "error")
 LATENCY_STATS = ("mean", "median", "p90", "p95", "p99", "min", "max", "std", "cov")
-
-_NUMBER = (int, float)
-_TYPE_NAMES = {str: "a string", int: "an integer", _NUMBER: "a number", bool: "true/false",
-               dict: "a mapping", list: "a list"}
 
 # field -> (type, required). Nested mappings are checked by their own tables below.
 TOP_FIELDS = {
@@ -61,41 +57,11 @@ def now_iso():
     return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z"
 
 
-def _type_ok(value, expected):
-    if expected is _NUMBER or expected is int:
-        return isinstance(value, expected) and not isinstance(value, bool)
-    return isinstance(value, expected)
-
-
-def _check_fields(mapping, table, where, source):
-    for field, (expected, required) in sorted(table.items()):
-        name = "%s.%s" % (where, field) if where else field
-        if field not in mapping or mapping[field] is None:
-            if required:
-                raise ProfileError("%s: field %r is missing" % (source, name))
-            continue
-        value = mapping[field]
-        if not _type_ok(value, expected):
-            raise ProfileError("%s: field %r must be %s, got %s %r"
-                               % (source, name, _TYPE_NAMES[expected], type(value).__name__, value))
-
-
-def _check_schema_version(data, source):
-    schema = data.get("schema")
-    if not isinstance(schema, str) or not schema.startswith(SCHEMA_PREFIX):
-        raise ProfileError("%s: not an edgeprof profile (field 'schema' is %r, expected %r)"
-                           % (source, schema, SCHEMA))
-    major = schema[len(SCHEMA_PREFIX):].split(".")[0]
-    if major != str(SUPPORTED_MAJOR):
-        raise ProfileError("%s: profile schema %r is not supported by edgeprof (it reads %r); "
-                           "upgrade edgeprof to read it" % (source, schema, SCHEMA))
-
-
 def _check_run(run, index, source):
     where = "runs[%d]" % index
     if not isinstance(run, dict):
         raise ProfileError("%s: field %r must be a mapping, got %s" % (source, where, type(run).__name__))
-    _check_fields(run, RUN_FIELDS, where, source)
+    check_fields(run, RUN_FIELDS, where, source, ProfileError)
     if run["batch"] < 1:
         raise ProfileError("%s: field '%s.batch' must be >= 1, got %d" % (source, where, run["batch"]))
     if run["status"] not in RUN_STATUSES:
@@ -108,19 +74,19 @@ def _check_run(run, index, source):
             raise ProfileError("%s: field '%s.%s' is missing (required when status is ok)"
                                % (source, where, field))
     stats = {name: (_NUMBER, True) for name in LATENCY_STATS}
-    _check_fields(run["latency_ms"], stats, where + ".latency_ms", source)
+    check_fields(run["latency_ms"], stats, where + ".latency_ms", source, ProfileError)
 
 
 def validate(data, source="<profile>"):
     """Check a loaded profile; raise :class:`ProfileError` naming the first wrong field."""
     if not isinstance(data, dict):
         raise ProfileError("%s: a profile must be a YAML mapping, got %s" % (source, type(data).__name__))
-    _check_schema_version(data, source)
-    _check_fields(data, TOP_FIELDS, "", source)
+    check_version(data, source, SCHEMA, "profile", ProfileError)
+    check_fields(data, TOP_FIELDS, "", source, ProfileError)
     for field, table in (("board", BOARD_FIELDS), ("model", MODEL_FIELDS),
                          ("backend", BACKEND_FIELDS), ("protocol", PROTOCOL_FIELDS),
                          ("power", POWER_FIELDS)):
-        _check_fields(data[field], table, field, source)
+        check_fields(data[field], table, field, source, ProfileError)
     for index, run in enumerate(data["runs"]):
         _check_run(run, index, source)
     return data
@@ -149,34 +115,6 @@ def load(path):
 
 def dump_yaml(data):
     return yaml.safe_dump(data, default_flow_style=False, sort_keys=False, width=100)
-
-
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` atomically: temp file in the same folder, fsync, rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def save(path, data):

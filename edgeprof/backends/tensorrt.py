@@ -25,12 +25,12 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 
 from edgeprof.backends import cuda as cuda_layer
 from edgeprof.backends import tensorrt_calib
 from edgeprof.backends.base import Backend, Session
+from edgeprof.files import sha256_file, write_atomic
 from edgeprof.errors import (
     BackendUnavailable,
     EdgeprofError,
@@ -157,33 +157,8 @@ def detect_api(trt):
 
 # -- small helpers ---------------------------------------------------------------------------------
 
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _slug(text):
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "unknown"
-
-
-def _write_atomic(path, chunks):
-    """Write byte ``chunks`` to ``path`` through a temp file in the same folder and a rename."""
-    folder = os.path.dirname(path)
-    handle, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def is_fc_layer(name, layer_type):
@@ -260,7 +235,7 @@ def read_cached_engine(path, key, fields):
 def write_cached_engine(path, key, fields, blob, build_seconds):
     header = {"key": key, "fields": fields, "engine_bytes": len(blob), "build_seconds": round(build_seconds, 3)}
     line = json.dumps(header, sort_keys=True).encode("utf-8") + b"\n"
-    _write_atomic(path, [CACHE_MAGIC, line, blob])
+    write_atomic(path, [CACHE_MAGIC, line, blob])
 
 
 def timing_cache_path(cache_dir, trt_version, gpu_name, compute_capability):
@@ -418,7 +393,7 @@ def _load_timing_cache(config, path, warnings):
 def _save_timing_cache(config, path):
     cache = config.get_timing_cache()
     if cache is not None:
-        _write_atomic(path, [bytes(cache.serialize())])
+        write_atomic(path, [bytes(cache.serialize())])
 
 
 def _build_failure(logger, settings):
@@ -740,7 +715,7 @@ class TensorRTBackend(Backend):
                     len(calib_paths), options["calib_dir"], tensorrt_calib.fingerprint(calib_paths))
             else:
                 calibration = PLACEHOLDER_INT8_NOTE
-        fields = cache_fields(options.get("model_sha256") or file_sha256(model_path), trt.__version__, gpu_name,
+        fields = cache_fields(options.get("model_sha256") or sha256_file(model_path), trt.__version__, gpu_name,
                               capability, precision, batch, workspace_mb, calibration, layers)
         key = cache_key(fields)
         path = engine_path(cache_dir, fields, key)

@@ -8,7 +8,7 @@ import json
 import os
 
 from edgeprof import __version__, predict
-from edgeprof.profile import write_atomic
+from edgeprof.files import write_atomic
 
 WIDE_FIGURES = ("ops_vs_time", "across")  # two panels side by side
 TARGET_LABELS = {"per_image_ms": "latency per image", "energy_per_image_mj": "energy per image"}

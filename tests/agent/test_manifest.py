@@ -7,6 +7,7 @@ import sys
 import pytest
 import yaml
 
+from edgeprof.files import HASH_CHUNK_BYTES
 from edgeprof import manifest
 from edgeprof.errors import InputFileError
 
@@ -145,7 +146,7 @@ def test_save_refuses_an_invalid_manifest_and_keeps_the_old_file(models_dir):
 
 
 def test_sha256_file_matches_hashlib_over_several_chunks(tmp_path):
-    data = os.urandom(manifest.HASH_CHUNK_BYTES * 2 + 123)
+    data = os.urandom(HASH_CHUNK_BYTES * 2 + 123)
     (tmp_path / "big.bin").write_bytes(data)
     assert manifest.sha256_file(str(tmp_path / "big.bin")) == hashlib.sha256(data).hexdigest()
 

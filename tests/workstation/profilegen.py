@@ -6,6 +6,7 @@ size unless a test says otherwise, so the time-vs-operations fit must give that 
 import os
 
 from edgeprof import profile
+from edgeprof.files import write_atomic
 
 INTERCEPT_MS = 2.0
 SLOPE_MS_PER_GOP = 5.0
@@ -85,5 +86,5 @@ def write_set(folder, models=MODELS, **kwargs):
         data = make_profile(model, **kwargs)
         backend = data["backend"]
         path = os.path.join(out, f"{model[0]}__{backend['name']}__{backend['precision']}.yaml")
-        profile.write_atomic(path, profile.dump_yaml(profile.validate(data, path)))
+        write_atomic(path, profile.dump_yaml(profile.validate(data, path)))
     return out

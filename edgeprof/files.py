@@ -1,0 +1,60 @@
+"""Files edgeprof writes and checks: atomic writes and sha256 digests.
+
+Every file edgeprof writes (profiles, the manifest, engines, reports) goes through
+:func:`write_atomic`: a temp file in the same folder, fsync, rename, then an fsync of the folder,
+so a process killed at any moment leaves the old file or the new one, never half of one.
+"""
+import hashlib
+import os
+import tempfile
+
+HASH_CHUNK_BYTES = 1 << 20
+
+
+def write_atomic(path, data):
+    """Write ``data`` to ``path`` atomically.
+
+    Args:
+        path (str): the file to write; its folder is created if missing.
+        data (str, bytes, or a list of bytes chunks): the whole content.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    chunks = [data] if isinstance(data, (str, bytes)) else data
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder):
+    """Make the rename itself durable (best effort: some filesystems refuse a folder fsync)."""
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def sha256_file(path):
+    """The sha256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
