@@ -10,6 +10,7 @@ status 2 (the traceback only with ``-v``); bad flags get argparse's usual exit 2
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 
@@ -91,6 +92,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         sys.stderr.write("edgeprof %s: interrupted\n" % args.command)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -74,3 +74,19 @@ def test_an_edgeprof_error_has_no_traceback_unless_verbose(cli, tmp_path):
 
 def test_python_dash_m_and_the_module_agree(cli):
     assert cli(["--help"]).returncode == 0
+
+
+def test_output_into_a_closed_pipe_ends_quietly(monkeypatch):
+    import os
+    import sys
+    from edgeprof import cli
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (say, `head`) is gone: writing raises BrokenPipeError
+    saved = os.dup(1)
+    broken = os.fdopen(write_end, "w", buffering=1)  # line-buffered: the first line hits the pipe
+    monkeypatch.setattr(sys, "stdout", broken)
+    try:
+        assert cli.main(["info", "--json"]) == 0
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
