@@ -43,14 +43,17 @@ venv36: $(VENV36)/.stamp
 demo: $(VENV)/.stamp
 	@echo "== 1/4 export $(DEMO_MODELS) to ONNX with random weights (models/)"
 	$(VENV)/bin/edgeprof export --models $(DEMO_MODELS) --weights none --out models
-	@echo "== 2/4 sweep them on the CPU with ONNX Runtime, batch $(DEMO_BATCHES), short windows (profiles/)"
+	@echo "== 2/4 sweep them on the CPU with ONNX Runtime, batch $(DEMO_BATCHES), short windows (profiles/):"
+	@echo "       once with ONNX Runtime's default threads, once with one thread, to have two setups to compare"
 	$(VENV)/bin/edgeprof sweep --models models --only $(DEMO_MODELS) --batch $(DEMO_BATCHES) \
 	    --backend onnxruntime --min-seconds 1 --idle-seconds 0.5 --out profiles --board-name demo-cpu
-	@echo "== 3/4 compare (latency at batch 1, throughput at batch 8)"
-	$(VENV)/bin/edgeprof compare profiles/demo-cpu --metric latency --batch 1
-	$(VENV)/bin/edgeprof compare profiles/demo-cpu --metric throughput --batch 8
+	$(VENV)/bin/edgeprof sweep --models models --only $(DEMO_MODELS) --batch $(DEMO_BATCHES) \
+	    --backend onnxruntime --threads 1 --min-seconds 1 --idle-seconds 0.5 --out profiles --board-name demo-cpu-1thread
+	@echo "== 3/4 compare: latency at batch 1 and throughput at batch 8, all threads vs one thread"
+	$(VENV)/bin/edgeprof compare profiles/demo-cpu-1thread profiles/demo-cpu --metric latency --batch 1
+	$(VENV)/bin/edgeprof compare profiles/demo-cpu-1thread profiles/demo-cpu --metric throughput --batch 8
 	@echo "== 4/4 report: the paper's figures and findings for this machine"
-	$(VENV)/bin/edgeprof report profiles/demo-cpu --manifest models/manifest.yaml --out report
+	$(VENV)/bin/edgeprof report profiles/demo-cpu profiles/demo-cpu-1thread --manifest models/manifest.yaml --out report
 
 test: test-py vermin test-py36
 
@@ -83,4 +86,4 @@ bench: $(VENV)/.stamp
 	$(PY) benchmarks/sampler_overhead.py --rounds 30 --seconds 1
 
 clean:
-	rm -rf $(VENV) $(VENV36) report models/*.onnx models/manifest.yaml profiles/demo-cpu
+	rm -rf $(VENV) $(VENV36) report models/*.onnx models/manifest.yaml profiles/demo-cpu profiles/demo-cpu-1thread

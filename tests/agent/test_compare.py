@@ -97,3 +97,19 @@ def test_a_broken_profile_in_the_set_is_named(cli, two_boards):
     (two_boards / "tx2" / "alexnet.yaml").write_text(yaml.safe_dump(bad))
     result = cli(["compare", str(two_boards)])
     assert result.returncode == 2 and "alexnet.yaml" in result.stderr and "p90" in result.stderr
+
+
+def test_unreadable_yaml_gets_one_line_and_exit_2(cli, tmp_path):
+    (tmp_path / "p.yaml").write_text("schema: edgeprof/profile/v1\nruns: [1, 2\n")
+    result = cli(["compare", str(tmp_path)])
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "p.yaml is not valid YAML (line 3, column 1)" in result.stderr
+
+
+def test_an_unknown_schema_version_gets_one_line_and_exit_2(cli, tmp_path):
+    data = make_profile("tx2", "resnet18", 1.0)
+    data["schema"] = "edgeprof/profile/v7"
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(data))
+    result = cli(["compare", str(tmp_path)])
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "'edgeprof/profile/v7' is not supported" in result.stderr and "upgrade edgeprof" in result.stderr

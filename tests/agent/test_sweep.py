@@ -250,3 +250,37 @@ def test_unknown_only_names_are_refused(cli, models_dir, tmp_path, empty_root):
 def test_tensorrt_on_a_machine_without_it_says_why(cli, models_dir, tmp_path, empty_root):
     result = sweep_cli(cli, models_dir, tmp_path / "out", "--backend", "tensorrt")
     assert one_line_error(result) and "tensorrt" in result.stderr.lower()
+
+
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
+
+
+def test_a_cpu_sweep_without_sensors_records_why_power_is_unavailable(cli, models_dir, tmp_path, empty_root):
+    args = ["sweep", "--models", str(models_dir), "--out", str(tmp_path / "out"), "--board-name", "testboard",
+            "--batch", "1", "--only", "tiny_a"] + FAST
+    args[args.index("--power") + 1] = "auto"
+    result = cli(args)
+    assert result.returncode == 0, result.stderr
+    power = load_profiles(tmp_path / "out")["tiny_a__onnxruntime__fp32.yaml"]["power"]
+    assert power["status"] == "unavailable"
+    assert "no power sensor found" in power["reason"] and "ina3221" in power["reason"]
+
+
+def test_a_sweep_on_the_tx2_fixture_records_power_from_its_rails(cli, models_dir, tmp_path):
+    args = ["sweep", "--models", str(models_dir), "--out", str(tmp_path / "out"), "--batch", "1,2",
+            "--only", "tiny_a", "--min-seconds", "0.3", "--min-runs", "3", "--warmup-runs", "1",
+            "--idle-seconds", "0.2"]
+    result = cli(args, env={"EDGEPROF_ROOT": os.path.join(FIXTURES, "tx2")})
+    assert result.returncode == 0, result.stderr
+    data = profile.load(str(tmp_path / "out" / "nvidia-jetson-tx2" / "tiny_a__onnxruntime__fp32.yaml"))
+    assert data["board"]["jetpack"] == "4.6.1"
+    assert data["power"]["status"] == "ok" and data["power"]["total_rail"] == "VDD_IN"
+    run = data["runs"][0]
+    # The fixture's VDD_IN reads 3056 mW and does not change, so every figure follows from it.
+    assert run["power"]["total_mean_w"] == pytest.approx(3.056)
+    assert run["power"]["idle_w"] == pytest.approx(3.056)
+    images = run["batch"] * run["runs"]
+    assert run["power"]["energy_per_image_mj"] == pytest.approx(3.056 * run["window_s"] / images * 1000, rel=0.02)
+    assert run["power"]["energy_per_image_above_idle_mj"] == pytest.approx(0, abs=0.01)
+    assert sorted(run["power"]["rails"]) == sorted(["VDD_IN", "VDD_SYS_CPU", "VDD_SYS_DDR", "VDD_SYS_GPU",
+                                                    "VDD_SYS_SOC", "VDD_4V0_WIFI"])

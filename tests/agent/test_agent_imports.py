@@ -1,0 +1,43 @@
+"""The agent never needs torch, onnx or matplotlib: importing and running it pulls none of them in.
+
+(A bare .onnx file given to ``sweep`` is the one exception by design: its static costs are computed
+with onnx when onnx happens to be installed. A manifest, the normal way, needs nothing.)
+"""
+import hashlib
+import shutil
+import subprocess
+import sys
+
+import yaml
+
+from conftest import REPO, TINY_ONNX
+
+AGENT_CHECK = """
+import sys
+from edgeprof import cli
+from edgeprof import sweep, measure, profile, compare, board, sensors, manifest, models, predict
+from edgeprof.backends import onnxruntime, tensorrt
+from edgeprof.sensors import ina3221, jtop, tegrastats, nvml, rapl
+assert cli.main(["info", "--json"]) == 0
+assert cli.main(["sweep", "--models", sys.argv[1], "--out", sys.argv[2], "--batch", "1", "--min-seconds", "0.01",
+                 "--min-runs", "2", "--warmup-runs", "1", "--warmup-seconds", "0", "--idle-seconds", "0"]) == 0
+assert cli.main(["compare", sys.argv[2]]) == 0
+heavy = sorted(m for m in ("torch", "torchvision", "onnx", "matplotlib") if m in sys.modules)
+assert not heavy, "the agent imported %s" % heavy
+"""
+
+
+def test_the_agent_imports_no_workstation_library(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(TINY_ONNX, str(models / "tiny.onnx"))
+    with open(TINY_ONNX, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    manifest = {"schema": "edgeprof/manifest/v1", "edgeprof_version": "0.1.0",
+                "models": [{"name": "tiny", "file": "tiny.onnx", "sha256": digest, "input_shape": [3, 32, 32],
+                            "weights": "none"}]}
+    (models / "manifest.yaml").write_text(yaml.safe_dump(manifest))
+    result = subprocess.run([sys.executable, "-c", AGENT_CHECK, str(models), str(tmp_path / "out")], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                            env={"PYTHONPATH": REPO, "PATH": "/usr/bin:/bin", "EDGEPROF_ROOT": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
