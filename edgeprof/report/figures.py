@@ -57,6 +57,18 @@ class Context:
 
 
 
+
+def _labeller(ax):
+    """A function that names a point of ``ax``; a label near an earlier one steps down so they do not overlap."""
+    placed = []
+
+    def label(name, x, y):
+        px, py = ax.transData.transform((x, y))
+        step = sum(1 for qx, qy in placed if abs(qx - px) < 70 and abs(qy - py) < 12)
+        ax.annotate(name, (x, y), fontsize="small", xytext=(4, 4 - 11 * step), textcoords="offset points")
+        placed.append((px, py))
+    return label
+
 def _figure(columns=1):
     from matplotlib.figure import Figure
     width, height = FIG_SIZE_IN
@@ -136,11 +148,11 @@ def accuracy_vs_ops(ctx):
     paper = findings.paper_models().values()
     ax.scatter([p["gops"] for p in paper], [p["top1"] for p in paper], s=[p["params_m"] * 4 for p in paper],
                facecolors="none", edgecolors="0.7", label="paper (Jetson TX1, Fig. 2)")
+    label = _labeller(ax)
     for m in models:
         ax.scatter(m["paper_ops"] / 1e9, m["top1"], s=(m.get("params") or 0) / 1e6 * 4 + 10,
                    color=ctx.color(m["name"]), alpha=0.6, edgecolors="k")
-        ax.annotate(m["name"], (m["paper_ops"] / 1e9, m["top1"]), fontsize="small",
-                    xytext=(4, 4), textcoords="offset points")
+        label(m["name"], m["paper_ops"] / 1e9, m["top1"])
     ax.set_xlabel("operations per image [G-Ops]")
     ax.set_ylabel("top-1 accuracy [%]")
     ax.set_title("blob area proportional to parameters", fontsize="small")
@@ -201,10 +213,10 @@ def memory_vs_params(ctx):
     points = [p for p in points if p.get("params") and p.get("memory_bytes") is not None]
     fig, (ax,) = _figure()
     xs = [p["params"] / 1e6 for p in points]
+    label = _labeller(ax)
     for p, x in zip(points, xs):
         ax.scatter(x, p["memory_bytes"] / MIB, color=ctx.color(p["name"]), s=40)
-        ax.annotate(p["name"], (x, p["memory_bytes"] / MIB), fontsize="small", xytext=(4, 4),
-                    textcoords="offset points")
+        label(p["name"], x, p["memory_bytes"] / MIB)
     _fit_line(ax, xs, fit["slope_mib_per_mparam"], fit["intercept_mib"],
               f"{fit['intercept_mib']:.0f} MiB + {fit['slope_mib_per_mparam']:.2f} MiB/M params, "
               f"R^2 {_r2_text(fit['r2'])}")
@@ -224,10 +236,10 @@ def ops_vs_time(ctx):
     for ax, fit in zip(axes, fits):
         points = [p for p in findings.samples(ctx.dataset, ctx.setup, fit["batch"]) if p.get("paper_ops")]
         xs = [p["paper_ops"] / 1e9 for p in points]
+        label = _labeller(ax)
         for p, x in zip(points, xs):
             ax.scatter(x, p["per_image_ms"], color=ctx.color(p["name"]), s=40)
-            ax.annotate(p["name"], (x, p["per_image_ms"]), fontsize="small", xytext=(4, 4),
-                        textcoords="offset points")
+            label(p["name"], x, p["per_image_ms"])
         _fit_line(ax, xs, fit["slope_ms_per_gop"], fit["intercept_ms"],
                   f"{fit['intercept_ms']:.2f} ms + {fit['slope_ms_per_gop']:.3f} ms/G-Op\nR^2 {_r2_text(fit['r2'])}")
         ax.set_title(f"batch {fit['batch']}", fontsize="medium")
@@ -245,10 +257,10 @@ def accuracy_vs_throughput(ctx):
         raise Absent(fit["reason"])
     points = [p for p in findings.samples(ctx.dataset, ctx.setup, fit["batch"]) if p.get("top1") is not None]
     fig, (ax,) = _figure()
+    label = _labeller(ax)
     for p in points:
         ax.scatter(p["throughput_ips"], p["top1"], color=ctx.color(p["name"]), s=40)
-        ax.annotate(p["name"], (p["throughput_ips"], p["top1"]), fontsize="small", xytext=(4, 4),
-                    textcoords="offset points")
+        label(p["name"], p["throughput_ips"], p["top1"])
     low = min(p["throughput_ips"] for p in points)
     high = max(p["throughput_ips"] for p in points)
     xs = [low * (high / low) ** (i / 50.0) for i in range(51)]
@@ -271,10 +283,10 @@ def accuracy_vs_energy(ctx):
     points = [p for p in findings.samples(ctx.dataset, ctx.setup, fit["batch"])
               if p.get("top1") is not None and p.get("energy_per_image_mj") is not None]
     fig, (ax,) = _figure()
+    label = _labeller(ax)
     for p in points:
         ax.scatter(p["energy_per_image_mj"], p["top1"], color=ctx.color(p["name"]), s=40)
-        ax.annotate(p["name"], (p["energy_per_image_mj"], p["top1"]), fontsize="small", xytext=(4, 4),
-                    textcoords="offset points")
+        label(p["name"], p["energy_per_image_mj"], p["top1"])
     ax.set_xscale("log")
     _plain_ticks(ax.xaxis)
     ax.set_xlabel(f"energy per image at batch {fit['batch']} [mJ] (log)")
