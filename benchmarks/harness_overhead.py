@@ -15,7 +15,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,14 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from edgeprof.backends.base import Session  # noqa: E402
 from edgeprof.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from edgeprof.measure import Protocol, measure  # noqa: E402
-
-
-def export_resnet18(path):
-    import torch
-    import torchvision
-    model = torchvision.models.resnet18(weights=None).eval()
-    torch.onnx.export(model, (torch.randn(1, 3, 224, 224),), path, input_names=["input"], output_names=["logits"],
-                      opset_version=13, dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+from common import add_model_arguments, model_path  # noqa: E402
 
 
 def bare_loop(ort_session, outputs, feed, seconds):
@@ -69,15 +61,11 @@ def fixed_cost_ns():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="ONNX file (default: resnet18 with random weights, exported to a temp file)")
-    parser.add_argument("--batch", type=int, default=1)
+    add_model_arguments(parser)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0, help="per round and per side")
     args = parser.parse_args()
-    model = args.model
-    if not model:
-        model = os.path.join(tempfile.mkdtemp(), "resnet18.onnx")
-        export_resnet18(model)
+    model = model_path(args.model)
     session = OnnxRuntimeBackend().open(model, args.batch, "fp32", {})
     ort_session, outputs, feed = session._session, session._output_names, session._feed
     protocol = Protocol(warmup_seconds=0.5, warmup_runs=10, min_seconds=args.seconds, min_runs=10)

@@ -21,7 +21,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,15 +29,7 @@ sys.path.insert(0, REPO)
 from edgeprof import sensors  # noqa: E402
 from edgeprof.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from edgeprof.measure import Protocol, measure  # noqa: E402
-
-
-def export_resnet18(path):
-    """A random-weight torchvision resnet18 as ONNX opset 13 with a dynamic batch axis."""
-    import torch
-    import torchvision
-    model = torchvision.models.resnet18(weights=None).eval()
-    torch.onnx.export(model, (torch.randn(1, 3, 224, 224),), path, input_names=["input"], output_names=["logits"],
-                      opset_version=13, dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+from common import add_model_arguments, model_path  # noqa: E402
 
 
 def choose_sensor(fallback_root):
@@ -84,18 +75,14 @@ def sampled_latency_ms(session, protocol, choice, rate_hz):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="ONNX file (default: resnet18 with random weights, exported to a temp file)")
-    parser.add_argument("--batch", type=int, default=1)
+    add_model_arguments(parser)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0, help="per round and per side")
     parser.add_argument("--rate-hz", type=float, default=50.0, help="sampler rate (default 50, as in a sweep)")
     parser.add_argument("--root", default=os.path.join(REPO, "tests", "fixtures", "tx2"),
                         help="fixture tree to sample when this machine has no power sensor")
     args = parser.parse_args()
-    model = args.model
-    if not model:
-        model = os.path.join(tempfile.mkdtemp(), "resnet18.onnx")
-        export_resnet18(model)
+    model = model_path(args.model)
     session = OnnxRuntimeBackend().open(model, args.batch, "fp32", {})
     protocol = Protocol(warmup_seconds=0.5, warmup_runs=10, min_seconds=args.seconds, min_runs=10)
     measure(session, Protocol(1.0, 10, 0.5, 10))  # warm the caches once for both sides

@@ -25,23 +25,22 @@ def positive_int_list(text):
     return sorted(set(values))
 
 
-def positive_float(text):
+def _number(text, cast, minimum, what):
     import argparse
     try:
-        value = float(text)
+        value = cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0, got %r" % text)
+        raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
+    if value < minimum:
+        raise argparse.ArgumentTypeError("must be >= %s, got %r" % (minimum, text))
     return value
+
+
+def positive_float(text):
+    """A number >= 0 for argparse (seconds, percentages)."""
+    return _number(text, float, 0, "a number")
 
 
 def positive_int(text):
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not an integer" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1, got %r" % text)
-    return value
+    """An integer >= 1 for argparse (counts, batch sizes)."""
+    return _number(text, int, 1, "an integer")
