@@ -8,8 +8,11 @@ loaded when its header matches the cache key, and a corrupt one is rebuilt.
 
 Version differences are decided in one place, :func:`detect_api`, by feature detection:
 
-- ``v8.2-bindings`` (TensorRT 8.0-8.4, JetPack 4.6 ships 8.2): binding indices,
-  ``set_binding_shape``, ``execute_async_v2``; ``max_workspace_size`` before 8.4.
+- ``v8.2-bindings`` (TensorRT 7.1-8.4: JetPack 4.4/4.5 ship 7.1, JetPack 4.6 ships 8.2): binding
+  indices, ``set_binding_shape``, ``execute_async_v2``; ``max_workspace_size`` before 8.4. Before
+  8.0 there is no ``build_serialized_network`` (``build_engine`` + ``serialize``), no timing cache
+  and no Python ``parse_from_file``; before 8.2 no engine inspector (layer types) and the
+  detailed profiling verbosity is called ``VERBOSE``.
 - ``v10-named-tensors`` (TensorRT 8.5-11): named IO tensors, ``set_input_shape``,
   ``set_tensor_address``, ``execute_async_v3``, ``set_memory_pool_limit``;
   ``create_network(0)`` where implicit batch is gone (10+).
@@ -59,14 +62,11 @@ COMMON_NAMES = (
     "ILogger.Severity.WARNING", "Builder", "Builder.create_network", "Builder.create_builder_config",
     "Builder.create_optimization_profile", "NetworkDefinitionCreationFlag",
     "INetworkDefinition.num_inputs", "INetworkDefinition.get_input", "ITensor.name", "ITensor.shape",
-    "OnnxParser", "OnnxParser.parse_from_file", "OnnxParser.num_errors", "OnnxParser.get_error",
+    "OnnxParser", "OnnxParser.num_errors", "OnnxParser.get_error",
     "ParserError.desc", "ParserError.node",
     "IBuilderConfig.set_flag", "IBuilderConfig.add_optimization_profile", "IBuilderConfig.profiling_verbosity",
-    "IBuilderConfig.create_timing_cache", "IBuilderConfig.set_timing_cache", "IBuilderConfig.get_timing_cache",
-    "ITimingCache.serialize", "IOptimizationProfile.set_shape", "ProfilingVerbosity.DETAILED",
-    "Runtime", "Runtime.deserialize_cuda_engine", "ICudaEngine.create_execution_context",
-    "ICudaEngine.create_engine_inspector", "EngineInspector.get_engine_information",
-    "LayerInformationFormat.JSON", "IExecutionContext.profiler", "IProfiler", "IProfiler.report_layer_time",
+    "IOptimizationProfile.set_shape", "Runtime", "Runtime.deserialize_cuda_engine",
+    "ICudaEngine.create_execution_context", "IExecutionContext.profiler", "IProfiler", "IProfiler.report_layer_time",
     "nptype",
 )
 
@@ -86,7 +86,7 @@ PATH_NAMES = {
         "IExecutionContext.set_tensor_address", "IExecutionContext.execute_async_v3",
     ),
 }
-PATH_VERSIONS = {"v8.2-bindings": ((8, 0), (8, 5)), "v10-named-tensors": ((8, 5), (12, 0))}
+PATH_VERSIONS = {"v8.2-bindings": ((7, 1), (8, 5)), "v10-named-tensors": ((8, 5), (12, 0))}
 
 # Features with alternatives: every supported version has at least one alternative complete.
 FEATURES = {
@@ -94,6 +94,8 @@ FEATURES = {
                   ("IBuilderConfig.max_workspace_size",)),
     "build": (("Builder.build_serialized_network",), ("Builder.build_engine", "ICudaEngine.serialize")),
     "engine_memory": (("ICudaEngine.device_memory_size_v2",), ("ICudaEngine.device_memory_size",)),
+    "parse": (("OnnxParser.parse_from_file",), ("OnnxParser.parse",)),
+    "layer_verbosity": (("ProfilingVerbosity.DETAILED",), ("ProfilingVerbosity.VERBOSE",)),
 }
 
 # Precisions beyond fp32; TensorRT 11 builds strongly typed networks only and has none of these.
@@ -105,11 +107,17 @@ PRECISION_NAMES = {
              "INetworkDefinition.num_layers", "INetworkDefinition.get_layer", "ILayer.num_outputs",
              "ILayer.get_output", "ITensor.set_dynamic_range"),
 }
-PRECISION_VERSIONS = ((8, 0), (11, 0))
+PRECISION_VERSIONS = ((7, 1), (11, 0))
 
 # Used only behind hasattr(): present in some supported versions, not all.
 OPTIONAL_NAMES = ("Builder.platform_has_fast_fp16", "Builder.platform_has_fast_int8",
-                  "IBuilderConfig.set_calibration_profile", "ParserError.node_name")
+                  "IBuilderConfig.set_calibration_profile", "ParserError.node_name",
+                  # timing cache (8.0+) and engine inspector (8.2+): skipped where absent
+                  "IBuilderConfig.create_timing_cache", "IBuilderConfig.set_timing_cache",
+                  "IBuilderConfig.get_timing_cache", "ITimingCache.serialize",
+                  "ICudaEngine.create_engine_inspector", "EngineInspector.get_engine_information",
+                  "LayerInformationFormat.JSON")
+TIMING_CACHE_UNAVAILABLE = "unavailable in this TensorRT"
 
 class EngineLoadError(EdgeprofError):
     """TensorRT could not deserialize an engine (a cached one is then rebuilt)."""
@@ -133,13 +141,15 @@ def detect_api(trt):
         ``memory_pool`` (set_memory_pool_limit vs max_workspace_size), ``serialized_build``,
         ``explicit_batch_flag`` (create_network needs EXPLICIT_BATCH: implicit batch still
         exists, which it does exactly while binding indices do), ``engine_memory_attr``,
-        ``fp16``/``int8`` (the builder flags exist).
+        ``fp16``/``int8`` (the builder flags exist), ``timing_cache`` (8.0+), ``parse_from_file``
+        (8.0+ Python bindings; else ``parse`` of the file's bytes), ``layer_verbosity`` (the
+        ProfilingVerbosity member for per-layer names: DETAILED, or VERBOSE before 8.2).
     """
     context = trt.IExecutionContext
     named = hasattr(context, "execute_async_v3") and hasattr(context, "set_input_shape")
     if not named and not hasattr(context, "execute_async_v2"):
         raise BackendUnavailable("TensorRT %s has neither execute_async_v3 nor execute_async_v2; "
-                                 "edgeprof supports TensorRT 8.0 to 11" % getattr(trt, "__version__", "?"))
+                                 "edgeprof supports TensorRT 7.1 to 11" % getattr(trt, "__version__", "?"))
     engine = trt.ICudaEngine
     return {
         "name": "v10-named-tensors" if named else "v8.2-bindings",
@@ -152,6 +162,9 @@ def detect_api(trt):
                                else "device_memory_size"),
         "fp16": hasattr(trt.BuilderFlag, "FP16"),
         "int8": hasattr(trt.BuilderFlag, "INT8") and hasattr(trt, "IInt8EntropyCalibrator2"),
+        "timing_cache": hasattr(trt.IBuilderConfig, "create_timing_cache"),
+        "parse_from_file": hasattr(trt.OnnxParser, "parse_from_file"),
+        "layer_verbosity": "DETAILED" if hasattr(trt.ProfilingVerbosity, "DETAILED") else "VERBOSE",
     }
 
 
@@ -245,9 +258,14 @@ def timing_cache_path(cache_dir, trt_version, gpu_name, compute_capability):
 
 # -- building --------------------------------------------------------------------------------------
 
-def _parse_onnx(trt, network, logger, model_path):
+def _parse_onnx(trt, api, network, logger, model_path):
     parser = trt.OnnxParser(network, logger)
-    if parser.parse_from_file(model_path):
+    if api["parse_from_file"]:
+        parsed = parser.parse_from_file(model_path)
+    else:
+        with open(model_path, "rb") as f:
+            parsed = parser.parse(f.read())
+    if parsed:
         return parser
     problems = []
     for index in range(parser.num_errors):
@@ -418,14 +436,15 @@ def build_engine(trt, api, cuda, settings, warnings):
     builder = trt.Builder(logger)
     flags = (1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)) if api["explicit_batch_flag"] else 0
     network = builder.create_network(flags)
-    parser = _parse_onnx(trt, network, logger, settings.model_path)
+    parser = _parse_onnx(trt, api, network, logger, settings.model_path)
     config = builder.create_builder_config()
     _set_workspace(trt, api, config, settings.workspace_mb)
     settings.profile = _add_profile(builder, network, config, settings.batch)
     if settings.layers:
-        config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+        config.profiling_verbosity = getattr(trt.ProfilingVerbosity, api["layer_verbosity"])
     calibrator = _apply_precision(trt, api, builder, network, config, settings, cuda, warnings)
-    _load_timing_cache(config, settings.timing_cache_file, warnings)
+    if api["timing_cache"]:
+        _load_timing_cache(config, settings.timing_cache_file, warnings)
     started = time.monotonic()
     if api["serialized_build"]:
         serialized = builder.build_serialized_network(network, config)
@@ -439,7 +458,8 @@ def build_engine(trt, api, cuda, settings, warnings):
     if calibrator is not None and calibrator.batches_used == 0:
         raise InputFileError("--calib-dir gave no full batch of %d images; add images or lower the batch"
                              % settings.batch)
-    _save_timing_cache(config, settings.timing_cache_file)
+    if api["timing_cache"]:
+        _save_timing_cache(config, settings.timing_cache_file)
     del parser
     return blob, build_seconds
 
@@ -577,7 +597,9 @@ class TensorRTSession(Session):
 
     # per-layer timing (a separate run through an IProfiler) ------------------------------------
     def _layer_types(self):
-        """``{layer name: TensorRT layer type}`` from the engine inspector (detailed verbosity)."""
+        """``{layer name: TensorRT layer type}`` from the engine inspector (8.2+, detailed verbosity)."""
+        if not hasattr(self._engine, "create_engine_inspector"):
+            return {}
         try:
             inspector = self._engine.create_engine_inspector()
             info = json.loads(inspector.get_engine_information(self._trt.LayerInformationFormat.JSON))
@@ -729,6 +751,7 @@ class TensorRTBackend(Backend):
             "gpu_name": gpu_name, "compute_capability": capability, "workspace_mb": workspace_mb,
             "precision": precision, "int8_calibration": calibration, "build_seconds": build_seconds,
             "cache_key": key, "cache_hit": cache_hit, "engine_file": path, "api": api["name"],
+            "timing_cache": settings.timing_cache_file if api["timing_cache"] else TIMING_CACHE_UNAVAILABLE,
             "warnings": warnings,
         }
         try:

@@ -1,4 +1,4 @@
-"""The TensorRT backend against stand-in ``tensorrt`` modules (8.2 and 10.x names) and a stand-in CUDA layer.
+"""The TensorRT backend against stand-in ``tensorrt`` modules (7.1, 8.2 and 10.x names) and a stand-in CUDA layer.
 
 These test edgeprof's orchestration (which calls, with which values, caching, failure
 paths), not TensorRT itself: see docs/tensorrt.md for what ran on real TensorRT (nothing here).
@@ -29,13 +29,30 @@ if HERE not in sys.path:
 from trt_standins import core  # noqa: E402  (found through the path set just above)
 from trt_standins.cuda_standin import EVENT_MS, StandinCuda  # noqa: E402
 
-VERSIONS = ("trt_8_2", "trt_10")
+VERSIONS = ("trt_7_1", "trt_8_2", "trt_10")
 
 
 @pytest.fixture(params=VERSIONS)
 def trt(request, monkeypatch):
     """The stand-in tensorrt module of one version, importable as ``tensorrt``."""
     module = importlib.import_module("trt_standins." + request.param)
+    core.STATE.reset()
+    monkeypatch.setitem(sys.modules, "tensorrt", module)
+    return module
+
+
+@pytest.fixture(params=("trt_8_2", "trt_10"))
+def trt_timing(request, monkeypatch):
+    """The stand-ins of the versions with a timing cache (8.0+)."""
+    module = importlib.import_module("trt_standins." + request.param)
+    core.STATE.reset()
+    monkeypatch.setitem(sys.modules, "tensorrt", module)
+    return module
+
+
+@pytest.fixture
+def trt71(monkeypatch):
+    module = importlib.import_module("trt_standins.trt_7_1")
     core.STATE.reset()
     monkeypatch.setitem(sys.modules, "tensorrt", module)
     return module
@@ -89,6 +106,11 @@ def calls_named(prefix):
     return [c for c in core.STATE.calls if c.startswith(prefix)]
 
 
+def built():
+    """The builder calls made: build_serialized_network (8.0+) or build_engine (7.1)."""
+    return calls_named("Builder.build_serialized_network") + calls_named("Builder.build_engine")
+
+
 # -- availability ----------------------------------------------------------------------------------
 
 def test_available_says_why_when_tensorrt_is_not_importable(monkeypatch):
@@ -124,6 +146,54 @@ def test_tensorrt_8_2_uses_bindings_explicit_batch_and_max_workspace_size(trt82,
     assert "IExecutionContext.set_binding_shape(0,(4, 3, 8, 8))" in core.STATE.calls
     assert calls_named("IExecutionContext.execute_async_v2")
     assert not calls_named("IExecutionContext.execute_async_v3")
+    session.close()
+
+
+def test_tensorrt_7_1_builds_with_build_engine_and_serialize(trt71, gpu, model, options):
+    session = open_session(model, options=dict(options, workspace_mb=256))
+    session.run()
+    assert session.describe()["api"] == "v8.2-bindings"
+    assert calls_named("Builder.build_engine") and calls_named("ICudaEngine.serialize")
+    assert not calls_named("Builder.build_serialized_network")
+    session.close()
+
+
+def test_tensorrt_7_1_skips_the_timing_cache_and_says_so(trt71, gpu, model, options):
+    session = open_session(model, options=options)
+    assert not calls_named("IBuilderConfig.create_timing_cache")
+    assert session.describe()["timing_cache"] == "unavailable in this TensorRT"
+    assert not [f for f in os.listdir(options["cache_dir"]) if f.startswith("timing-")]
+    session.close()
+
+
+def test_tensorrt_7_1_uses_max_workspace_size_bindings_and_execute_async_v2(trt71, gpu, model, options):
+    session = open_session(model, options=dict(options, workspace_mb=256))
+    session.run()
+    assert "Builder.create_network(1)" in core.STATE.calls
+    assert "IBuilderConfig.max_workspace_size=%d" % (256 << 20) in core.STATE.calls
+    assert "IExecutionContext.set_binding_shape(0,(4, 3, 8, 8))" in core.STATE.calls
+    assert calls_named("IExecutionContext.execute_async_v2")
+    session.close()
+
+
+def test_tensorrt_7_1_parses_the_file_bytes_without_parse_from_file(trt71, gpu, model, options):
+    open_session(model, options=options).close()
+    assert calls_named("OnnxParser.parse(") and not calls_named("OnnxParser.parse_from_file")
+
+
+def test_tensorrt_7_1_layers_use_verbose_profiling_and_name_fc_layers_without_an_inspector(
+        trt71, gpu, model, options):
+    session = open_session(model, options=dict(options, layers=True))
+    session.run()
+    rows = {row["name"]: row for row in session.describe()["layer_times_ms"]}
+    assert rows["fc"]["fc"] is True and rows["fc"]["type"] is None
+    session.close()
+
+
+def test_newer_versions_keep_a_timing_cache_file_per_device(trt82, gpu, model, options):
+    session = open_session(model, options=options)
+    assert session.describe()["timing_cache"].endswith(".cache")
+    assert calls_named("IBuilderConfig.create_timing_cache")
     session.close()
 
 
@@ -229,7 +299,7 @@ def test_a_second_open_loads_the_cached_engine_without_building(trt, gpu, model,
     core.STATE.calls[:] = []
     session = open_session(model, options=options)
     assert session.describe()["cache_hit"] is True
-    assert not calls_named("Builder.build_serialized_network")
+    assert not built()
     session.close()
 
 
@@ -237,7 +307,7 @@ def test_rebuild_forces_a_build(trt, gpu, model, options):
     open_session(model, options=options).close()
     core.STATE.calls[:] = []
     session = open_session(model, options=dict(options, rebuild=True))
-    assert calls_named("Builder.build_serialized_network") and session.describe()["cache_hit"] is False
+    assert built() and session.describe()["cache_hit"] is False
     session.close()
 
 
@@ -267,7 +337,7 @@ def test_a_foreign_engine_under_the_same_name_is_rebuilt_not_loaded(trt, gpu, mo
     trt_backend.write_cached_engine(path, trt_backend.cache_key(fields), fields, b"foreign", 1.0)
     core.STATE.calls[:] = []
     session = open_session(model, options=options)
-    assert calls_named("Builder.build_serialized_network") and session.describe()["cache_hit"] is False
+    assert built() and session.describe()["cache_hit"] is False
     session.close()
 
 
@@ -291,22 +361,22 @@ def test_a_corrupt_cache_file_is_rebuilt_not_a_crash(trt, gpu, model, options, d
     core.STATE.calls[:] = []
     session = open_session(model, options=options)
     session.run()
-    assert calls_named("Builder.build_serialized_network")
+    assert built()
     assert session.describe()["cache_hit"] is False
     session.close()
 
 
-def test_the_timing_cache_is_saved_after_a_build_and_fed_to_the_next(trt, gpu, model, options):
+def test_the_timing_cache_is_saved_after_a_build_and_fed_to_the_next(trt_timing, gpu, model, options):
     open_session(model, batch=1, options=options).close()
     timing = [n for n in os.listdir(options["cache_dir"]) if n.startswith("timing-")]
-    assert timing == ["timing-nvidia-tegra-x1-stand-in-sm53-trt%s.cache" % trt.__version__]
+    assert timing == ["timing-nvidia-tegra-x1-stand-in-sm53-trt%s.cache" % trt_timing.__version__]
     core.STATE.calls[:] = []
     open_session(model, batch=2, options=options).close()
     assert "IBuilderConfig.create_timing_cache(%d bytes)" % len(core.TIMING_MAGIC + b"device-tactics") \
         in core.STATE.calls
 
 
-def test_a_corrupt_timing_cache_starts_a_new_one_with_a_warning(trt, gpu, model, options):
+def test_a_corrupt_timing_cache_starts_a_new_one_with_a_warning(trt_timing, gpu, model, options):
     open_session(model, batch=1, options=options).close()
     timing = os.path.join(options["cache_dir"],
                           next(n for n in os.listdir(options["cache_dir"]) if n.startswith("timing-")))
@@ -406,7 +476,8 @@ def test_layers_reports_per_layer_times_types_and_the_fc_share(trt, gpu, model, 
     session.run()
     facts = session.describe()
     rows = {row["name"]: row for row in facts["layer_times_ms"]}
-    assert rows["fc"] == {"name": "fc", "type": "FullyConnected", "mean_ms": 0.4, "fc": True}
+    layer_type = "FullyConnected" if hasattr(trt.ICudaEngine, "create_engine_inspector") else None
+    assert rows["fc"] == {"name": "fc", "type": layer_type, "mean_ms": 0.4, "fc": True}
     assert rows["conv1 + relu1"]["fc"] is False
     assert facts["fc_share"] == 0.4
     assert facts["layer_profile_runs"] == trt_backend.LAYER_PROFILE_RUNS
@@ -439,7 +510,7 @@ def test_a_sweep_with_the_tensorrt_backend_writes_engine_facts_into_the_profile(
 
     tiny = str(tmp_path / "tiny.onnx")
     shutil.copy(os.path.join(os.path.dirname(HERE), "data", "tiny.onnx"), tiny)
-    core.write_model(tiny + ".standin.json", inputs=[["input", [-1, 3, 32, 32], "FLOAT"]])
+    core.STATE.sidecar = core.write_model(tiny + ".standin.json", inputs=[["input", [-1, 3, 32, 32], "FLOAT"]])
     rc = cli.main(["sweep", "--backend", "tensorrt", "--models", tiny, "--out", str(tmp_path / "profiles"),
                    "--batch", "1,2", "--min-seconds", "0.02", "--min-runs", "3", "--warmup-seconds", "0.01",
                    "--warmup-runs", "1", "--power", "none", "--idle-seconds", "0.01",

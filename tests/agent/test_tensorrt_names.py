@@ -1,8 +1,8 @@
 """Every TensorRT name the backend uses exists in the versions its API path claims to support.
 
 The name lists in tests/data/trt_names/ come from the real Python bindings wheels
-(tools/extract_trt_names.py: 8.6.1, 10.13.0.35, 11.4.0.106) and, for 8.2 (aarch64 only, not on
-the registry), from NVIDIA's 8.2 Python API documentation. A name is present when a listed
+(tools/extract_trt_names.py: 8.6.1, 10.13.0.35, 11.4.0.106) and, for 7.1 and 8.2 (aarch64 only, not on
+the registry), from NVIDIA's 7.1 and 8.2 API documentation. A name is present when a listed
 name equals it or ends with it (the linker stores "Logger" inside "ILogger").
 """
 import ast
@@ -32,7 +32,7 @@ def _load():
 
 
 LISTS = _load()
-EXPECTED_VERSIONS = [(8, 2), (8, 6, 1), (10, 13, 0, 35), (11, 4, 0, 106)]
+EXPECTED_VERSIONS = [(7, 1), (8, 2), (8, 6, 1), (10, 13, 0, 35), (11, 4, 0, 106)]
 
 
 def present(dotted, names):
@@ -103,6 +103,7 @@ class NamesModule(object):
 
 
 @pytest.mark.parametrize("version,path,pool,explicit_batch,fp16,int8,memory", [
+    ((7, 1), "v8.2-bindings", False, True, True, True, "device_memory_size"),
     ((8, 2), "v8.2-bindings", False, True, True, True, "device_memory_size"),
     ((8, 6, 1), "v10-named-tensors", True, True, True, True, "device_memory_size"),
     ((10, 13, 0, 35), "v10-named-tensors", True, False, True, True, "device_memory_size_v2"),
@@ -112,6 +113,26 @@ def test_feature_detection_on_each_real_name_set(version, path, pool, explicit_b
     api = trt_backend.detect_api(NamesModule(LISTS[version], version))
     assert (api["name"], api["memory_pool"], api["explicit_batch_flag"], api["fp16"], api["int8"],
             api["engine_memory_attr"]) == (path, pool, explicit_batch, fp16, int8, memory)
+
+
+@pytest.mark.parametrize("version,timing_cache,parse_from_file,verbosity,serialized_build", [
+    ((7, 1), False, False, "VERBOSE", False),
+    ((8, 2), True, True, "DETAILED", True),
+    ((10, 13, 0, 35), True, True, "DETAILED", True),
+])
+def test_the_7_1_fallbacks_are_chosen_exactly_where_the_newer_names_are_missing(
+        version, timing_cache, parse_from_file, verbosity, serialized_build):
+    api = trt_backend.detect_api(NamesModule(LISTS[version], version))
+    assert (api["timing_cache"], api["parse_from_file"], api["layer_verbosity"], api["serialized_build"]) == (
+        timing_cache, parse_from_file, verbosity, serialized_build)
+
+
+def test_the_7_1_list_lacks_the_8_x_names_the_backend_only_uses_behind_hasattr():
+    later = ("Builder.build_serialized_network", "IBuilderConfig.create_timing_cache", "OnnxParser.parse_from_file",
+             "ICudaEngine.create_engine_inspector", "ProfilingVerbosity.DETAILED")
+    assert [n for n in later if present(n, LISTS[(7, 1)])] == []
+    assert all(n in trt_backend.OPTIONAL_NAMES or any(n in alt for alts in trt_backend.FEATURES.values()
+                                                      for alt in alts) for n in later)
 
 
 def _declared_parts():

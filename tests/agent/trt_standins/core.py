@@ -1,4 +1,4 @@
-"""Machinery shared by the stand-in ``tensorrt`` modules (trt_8_2.py, trt_10.py).
+"""Machinery shared by the stand-in ``tensorrt`` modules (trt_7_1.py, trt_8_2.py, trt_10.py).
 
 Not a TensorRT: nothing is optimised and nothing runs on a GPU. The stand-ins mirror the
 *names and call shapes* of a stated real version so the backend's orchestration can be
@@ -28,6 +28,7 @@ class State(object):
         self.faults = {}
         self.fast_fp16 = True
         self.fast_int8 = True
+        self.sidecar = None
 
     def names(self):
         return [c.split("(")[0].split("=")[0] for c in self.calls]
@@ -180,11 +181,8 @@ class OnnxParserBase(object):
         self._logger = logger
         self._errors = []
 
-    def parse_from_file(self, path):
-        record("OnnxParser.parse_from_file(%s)" % path)
-        sidecar = path + ".standin.json"
-        with open(sidecar if os.path.exists(sidecar) else path) as f:
-            self._network.model = json.load(f)
+    def _parsed(self, model):
+        self._network.model = model
         fail = STATE.faults.get("parse_fail_node")
         if fail is not None:
             index, name = fail
@@ -198,6 +196,27 @@ class OnnxParserBase(object):
 
     def get_error(self, index):
         return self._errors[index]
+
+    def parse(self, model):
+        """The serialized model: stand-in JSON, or real ONNX bytes described by ``STATE.sidecar``."""
+        data = bytes(model)
+        record("OnnxParser.parse(%d bytes)" % len(data))
+        try:
+            description = json.loads(data.decode("utf-8"))
+        except ValueError:
+            with open(STATE.sidecar) as f:
+                description = json.load(f)
+        return self._parsed(description)
+
+
+class ParseFromFileMixin(object):
+    """``OnnxParser.parse_from_file`` (8.0+ Python bindings)."""
+
+    def parse_from_file(self, path):
+        record("OnnxParser.parse_from_file(%s)" % path)
+        sidecar = path + ".standin.json"
+        with open(sidecar if os.path.exists(sidecar) else path) as f:
+            return self._parsed(json.load(f))
 
 
 class IOptimizationProfile(object):
@@ -237,6 +256,9 @@ class IBuilderConfigBase(object):
 
     def set_calibration_profile(self, profile):
         record("IBuilderConfig.set_calibration_profile")
+
+class TimingCacheMixin(object):
+    """``IBuilderConfig.create_timing_cache``/``set_timing_cache``/``get_timing_cache`` (8.0+)."""
 
     def create_timing_cache(self, data):
         data = bytes(data)
@@ -278,8 +300,8 @@ class BuilderBase(object):
     def platform_has_fast_int8(self):
         return STATE.fast_int8
 
-    def build_serialized_network(self, network, config):
-        record("Builder.build_serialized_network")
+    def _build(self, network, config):
+        """The serialized engine, or None after logging errors as TensorRT does."""
         if STATE.faults.get("build_oom"):
             self._logger.log(Severity.ERROR, "2: [virtualMemoryBuffer.cpp::resizePhysical::140] Error Code 2: "
                                              "OutOfMemory (no further information)")
@@ -316,6 +338,14 @@ class BuilderBase(object):
         return count
 
 
+class SerializedBuildMixin(object):
+    """``Builder.build_serialized_network`` (8.0+)."""
+
+    def build_serialized_network(self, network, config):
+        record("Builder.build_serialized_network")
+        return self._build(network, config)
+
+
 class EngineInspector(object):
     def __init__(self, engine):
         self._engine = engine
@@ -342,9 +372,6 @@ class ICudaEngineBase(object):
     def device_memory_size(self):
         return 4 << 20
 
-    def create_engine_inspector(self):
-        return EngineInspector(self)
-
     def create_execution_context(self):
         record("ICudaEngine.create_execution_context")
         if STATE.faults.get("context_oom"):
@@ -352,6 +379,13 @@ class ICudaEngineBase(object):
                                              "(out of memory)")
             return None
         return self.context_class(self)
+
+
+class InspectorMixin(object):
+    """``ICudaEngine.create_engine_inspector`` (8.2+)."""
+
+    def create_engine_inspector(self):
+        return EngineInspector(self)
 
 
 class IExecutionContextBase(object):

@@ -40,14 +40,14 @@ class TensorIOMode(object):
     OUTPUT = "OUTPUT"
 
 
-class IBuilderConfig(core.IBuilderConfigBase):
+class IBuilderConfig(core.TimingCacheMixin, core.IBuilderConfigBase):
     def set_memory_pool_limit(self, pool, pool_size):
         core.record("IBuilderConfig.set_memory_pool_limit(%s,%d)" % (pool, pool_size))
         if pool == MemoryPoolType.WORKSPACE:
             self.workspace_bytes = pool_size
 
 
-class Builder(core.BuilderBase):
+class Builder(core.SerializedBuildMixin, core.BuilderBase):
     config_class = IBuilderConfig
 
 
@@ -56,7 +56,7 @@ class ParserError(core.ParserErrorBase):
         return self._node_name
 
 
-class OnnxParser(core.OnnxParserBase):
+class OnnxParser(core.ParseFromFileMixin, core.OnnxParserBase):
     error_class = ParserError
 
 
@@ -87,7 +87,7 @@ class IExecutionContext(core.IExecutionContextBase):
         return True
 
 
-class ICudaEngine(core.ICudaEngineBase):
+class ICudaEngine(core.InspectorMixin, core.ICudaEngineBase):
     context_class = IExecutionContext
 
     @property

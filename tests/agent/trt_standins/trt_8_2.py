@@ -28,7 +28,7 @@ class NetworkDefinitionCreationFlag(object):
     EXPLICIT_BATCH = 0
 
 
-class IBuilderConfig(core.IBuilderConfigBase):
+class IBuilderConfig(core.TimingCacheMixin, core.IBuilderConfigBase):
     @property
     def max_workspace_size(self):
         return self.workspace_bytes
@@ -39,7 +39,7 @@ class IBuilderConfig(core.IBuilderConfigBase):
         self.workspace_bytes = value
 
 
-class Builder(core.BuilderBase):
+class Builder(core.SerializedBuildMixin, core.BuilderBase):
     config_class = IBuilderConfig
 
     def build_engine(self, network, config):
@@ -51,7 +51,7 @@ class ParserError(core.ParserErrorBase):
     pass
 
 
-class OnnxParser(core.OnnxParserBase):
+class OnnxParser(core.ParseFromFileMixin, core.OnnxParserBase):
     error_class = ParserError
 
 
@@ -85,7 +85,7 @@ class IExecutionContext(core.IExecutionContextBase):
         return True
 
 
-class ICudaEngine(core.ICudaEngineBase):
+class ICudaEngine(core.InspectorMixin, core.ICudaEngineBase):
     context_class = IExecutionContext
 
     @property

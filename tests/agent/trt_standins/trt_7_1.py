@@ -1,0 +1,133 @@
+"""Stand-in ``tensorrt`` mirroring the Python API names of TensorRT 7.1.3 (JetPack 4.4/4.5, Python 3.6).
+
+Derived from the 8.2 stand-in minus what came after 7.1, after NVIDIA's TensorRT 7.1.3 API
+documentation (docs.nvidia.com/deeplearning/tensorrt/archives/tensorrt-713 and tensorrt-710-ea:
+the C++ member lists, whose camelCase members the Python bindings expose in snake_case, and
+the 7.0/7.2 Python OnnxParser pages); see tests/data/trt_names/7.1.txt. Like 8.2 it has binding
+indices, ``set_binding_shape``, ``execute_async_v2``/``execute_v2``, ``max_workspace_size``,
+``EXPLICIT_BATCH``, ``device_memory_size``. It lacks the 8.0+ ``Builder.build_serialized_network``
+(so ``build_engine`` + ``ICudaEngine.serialize``), the 8.0+ timing cache, the Python
+``OnnxParser.parse_from_file`` (only ``parse(bytes)``), the 8.2+ engine inspector and
+``LayerInformationFormat``; its ``ProfilingVerbosity`` is DEFAULT/NONE/VERBOSE (DETAILED is 8.2).
+"""
+
+from trt_standins import core
+from trt_standins.core import (  # noqa: F401
+    BuilderFlag,
+    DataType,
+    IInt8EntropyCalibrator2,
+    ILogger,
+    IOptimizationProfile,
+    IProfiler,
+    nptype,
+)
+
+__version__ = "7.1.3.0"
+
+
+class NetworkDefinitionCreationFlag(object):
+    EXPLICIT_BATCH = 0
+    EXPLICIT_PRECISION = 1
+
+
+class ProfilingVerbosity(object):
+    DEFAULT = "DEFAULT"
+    NONE = "NONE"
+    VERBOSE = "VERBOSE"
+
+
+class IBuilderConfig(core.IBuilderConfigBase):
+    @property
+    def max_workspace_size(self):
+        return self.workspace_bytes
+
+    @max_workspace_size.setter
+    def max_workspace_size(self, value):
+        core.record("IBuilderConfig.max_workspace_size=%d" % value)
+        self.workspace_bytes = value
+
+
+class IHostMemory(bytearray):
+    pass
+
+
+class ICudaEngineBuilt(object):
+    """What ``Builder.build_engine`` returns: an engine whose ``serialize()`` gives the plan."""
+
+    def __init__(self, blob):
+        self._blob = blob
+
+    def serialize(self):
+        core.record("ICudaEngine.serialize")
+        return IHostMemory(self._blob)
+
+
+class Builder(core.BuilderBase):
+    config_class = IBuilderConfig
+
+    def build_engine(self, network, config):
+        core.record("Builder.build_engine")
+        blob = self._build(network, config)
+        return ICudaEngineBuilt(blob) if blob is not None else None
+
+
+class ParserError(core.ParserErrorBase):
+    pass
+
+
+class OnnxParser(core.OnnxParserBase):
+    error_class = ParserError
+
+
+class IExecutionContext(core.IExecutionContextBase):
+    def _name(self, index):
+        return self.engine._io[index][0]
+
+    def set_binding_shape(self, index, shape):
+        core.record("IExecutionContext.set_binding_shape(%d,%s)" % (index, tuple(shape)))
+        self.shapes[self._name(index)] = tuple(shape)
+        return True
+
+    def get_binding_shape(self, index):
+        return self._resolved(self._name(index))
+
+    def _check_bindings(self, bindings):
+        assert len(bindings) == self.engine.num_bindings, "one address per binding"
+        assert all(isinstance(b, int) and b for b in bindings), "bindings are device addresses"
+        self._check_inputs()
+
+    def execute_async_v2(self, bindings, stream_handle):
+        core.record("IExecutionContext.execute_async_v2")
+        self._check_bindings(bindings)
+        self._report_layers()
+        return True
+
+    def execute_v2(self, bindings):
+        core.record("IExecutionContext.execute_v2")
+        self._check_bindings(bindings)
+        self._report_layers()
+        return True
+
+
+class ICudaEngine(core.ICudaEngineBase):
+    context_class = IExecutionContext
+
+    @property
+    def num_bindings(self):
+        return len(self._io)
+
+    def binding_is_input(self, index):
+        return self._io[index][3]
+
+    def get_binding_name(self, index):
+        return self._io[index][0]
+
+    def get_binding_shape(self, index):
+        return self._io[index][1]
+
+    def get_binding_dtype(self, index):
+        return self._io[index][2]
+
+
+class Runtime(core.Runtime):
+    engine_class = ICudaEngine
