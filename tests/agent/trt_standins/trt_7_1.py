@@ -12,6 +12,7 @@ indices, ``set_binding_shape``, ``execute_async_v2``/``execute_v2``, ``max_works
 """
 
 from trt_standins import core
+from trt_standins.trt_8_2 import BindingsEngine, IExecutionContext  # noqa: F401  (7.1 has them as they are)
 from trt_standins.core import (  # noqa: F401
     BuilderFlag,
     DataType,
@@ -79,54 +80,8 @@ class OnnxParser(core.OnnxParserBase):
     error_class = ParserError
 
 
-class IExecutionContext(core.IExecutionContextBase):
-    def _name(self, index):
-        return self.engine._io[index][0]
-
-    def set_binding_shape(self, index, shape):
-        core.record("IExecutionContext.set_binding_shape(%d,%s)" % (index, tuple(shape)))
-        self.shapes[self._name(index)] = tuple(shape)
-        return True
-
-    def get_binding_shape(self, index):
-        return self._resolved(self._name(index))
-
-    def _check_bindings(self, bindings):
-        assert len(bindings) == self.engine.num_bindings, "one address per binding"
-        assert all(isinstance(b, int) and b for b in bindings), "bindings are device addresses"
-        self._check_inputs()
-
-    def execute_async_v2(self, bindings, stream_handle):
-        core.record("IExecutionContext.execute_async_v2")
-        self._check_bindings(bindings)
-        self._report_layers()
-        return True
-
-    def execute_v2(self, bindings):
-        core.record("IExecutionContext.execute_v2")
-        self._check_bindings(bindings)
-        self._report_layers()
-        return True
-
-
-class ICudaEngine(core.ICudaEngineBase):
-    context_class = IExecutionContext
-
-    @property
-    def num_bindings(self):
-        return len(self._io)
-
-    def binding_is_input(self, index):
-        return self._io[index][3]
-
-    def get_binding_name(self, index):
-        return self._io[index][0]
-
-    def get_binding_shape(self, index):
-        return self._io[index][1]
-
-    def get_binding_dtype(self, index):
-        return self._io[index][2]
+# Binding-index execution and engines are as in 8.2 (minus its inspector): shared, not copied.
+ICudaEngine = BindingsEngine
 
 
 class Runtime(core.Runtime):

@@ -85,7 +85,9 @@ class IExecutionContext(core.IExecutionContextBase):
         return True
 
 
-class ICudaEngine(core.InspectorMixin, core.ICudaEngineBase):
+class BindingsEngine(core.ICudaEngineBase):
+    """An engine addressed by binding index (TensorRT 7.x and 8.0-8.4); 7.1's engine is exactly this."""
+
     context_class = IExecutionContext
 
     @property
@@ -103,6 +105,10 @@ class ICudaEngine(core.InspectorMixin, core.ICudaEngineBase):
 
     def get_binding_dtype(self, index):
         return self._io[index][2]
+
+
+class ICudaEngine(core.InspectorMixin, BindingsEngine):
+    pass
 
 
 class Runtime(core.Runtime):
