@@ -149,8 +149,12 @@ def build(model, weights):
         return getattr(zoo_models, model.builder)().eval()
     from torchvision import models
     if weights == "default":
-        # Without aux_logits in kwargs torchvision loads the aux heads' weights, then drops them.
-        return models.get_model(model.name, weights=_weights_enum(model.name)).eval()
+        # torchvision refuses aux_logits=False with weights; it loads the aux heads' weights, then
+        # drops them for GoogLeNet but keeps Inception-v3's (3.3 M parameters the graph lacks).
+        module = models.get_model(model.name, weights=_weights_enum(model.name))
+        if model.name == "inception_v3":
+            module.aux_logits, module.AuxLogits = False, None
+        return module.eval()
     kwargs = {}
     if model.name in _AUX_HEAD_MODELS:
         kwargs = {"aux_logits": False, "init_weights": False}

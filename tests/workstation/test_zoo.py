@@ -77,6 +77,18 @@ def test_googlenet_is_built_without_aux_heads():
     assert module.aux1 is None and module.aux2 is None
 
 
+@pytest.mark.parametrize("name, params", [("inception_v3", 23834568), ("googlenet", 6624904)])
+def test_published_weights_are_loaded_without_aux_heads(monkeypatch, name, params):
+    from torchvision import models
+    from torchvision.models import _api
+
+    def random_state_dict(weights, *args, **kwargs):  # what the download would hold: aux heads too
+        return models.get_model(name, weights=None, aux_logits=True, init_weights=False).state_dict()
+    monkeypatch.setattr(_api.WeightsEnum, "get_state_dict", random_state_dict)
+    module = zoo.build(zoo.paper_model(name), "default")
+    assert sum(p.numel() for p in module.parameters()) == params
+
+
 def test_project_defined_models_have_no_published_weights():
     with pytest.raises(UsageError, match="bn_alexnet is defined by edgeprof .* --weights none"):
         zoo.build(zoo.paper_model("bn_alexnet"), "default")
