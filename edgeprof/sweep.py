@@ -14,6 +14,7 @@ import signal
 import time
 
 from edgeprof import __version__, board, memory, profile
+from edgeprof.errors import UsageError
 from edgeprof.lock import FolderLock
 from edgeprof.measure import measure
 
@@ -204,7 +205,7 @@ class Sweep(object):
                 run["power"] = power
             run["memory"] = self._memory_for(session, baseline)
             run["backend"] = session.describe()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, UsageError):  # a bad flag fails every run: stop, exit 2
             raise
         except Exception as exc:  # one failed run never ends the sweep: it is recorded
             oom = config.backend.is_out_of_memory(exc)
