@@ -490,6 +490,7 @@ class TensorRTSession(Session):
                                       % ("; ".join(self._logger.errors[-2:]) or "no detail"))
             self._context = self._new_context()
             self._tensors = self._bind_tensors(self._context)
+            self._bindings = [int(t["device"]) for t in self._tensors]  # binding-index order
             self._stream = cuda.create_stream()
             self._start = cuda.create_event()
             self._end = cuda.create_event()
@@ -516,9 +517,12 @@ class TensorRTSession(Session):
 
     def _set_input_shape(self, context, key, shape):
         if self._api["named_tensors"]:
-            context.set_input_shape(key, shape)
+            ok = context.set_input_shape(key, shape)
         else:
-            context.set_binding_shape(key, shape)
+            ok = context.set_binding_shape(key, shape)
+        if not ok:
+            raise EdgeprofError("TensorRT refused input shape %s for %s: %s; rerun with --rebuild"
+                                % (tuple(shape), key, "; ".join(self._logger.errors[-2:]) or "no detail"))
 
     def _context_shape(self, context, key):
         if self._api["named_tensors"]:
@@ -553,8 +557,7 @@ class TensorRTSession(Session):
         if self._api["named_tensors"]:
             ok = context.execute_async_v3(self._cuda.stream_handle(self._stream))
         else:
-            bindings = [int(t["device"]) for t in self._tensors]
-            ok = context.execute_async_v2(bindings, self._cuda.stream_handle(self._stream))
+            ok = context.execute_async_v2(self._bindings, self._cuda.stream_handle(self._stream))
         if not ok:
             raise EdgeprofError("TensorRT failed to enqueue the inference: %s"
                                 % ("; ".join(self._logger.errors[-2:]) or "no detail"))
@@ -595,7 +598,7 @@ class TensorRTSession(Session):
             facts.update(self._layer_report())
         return facts
 
-    # per-layer timing (a separate run through an IProfiler) ------------------------------------
+    # per-layer timing (separate runs through an IProfiler) ----------------------------------------
     def _layer_types(self):
         """``{layer name: TensorRT layer type}`` from the engine inspector (8.2+, detailed verbosity)."""
         if not hasattr(self._engine, "create_engine_inspector"):
@@ -627,31 +630,29 @@ class TensorRTSession(Session):
                     totals[layer_name] = 0.0
                 totals[layer_name] += ms
 
+        # On the session's own context: a second one would get no optimization profile (TensorRT
+        # gives profile 0 implicitly to the first context only), so its runs would fail.
+        context = self._context
         with self._cuda.active():
-            context = self._new_context()
-            self._bind_context_shapes(context)
             context.profiler = LayerProfiler()
-            for _ in range(LAYER_PROFILE_RUNS):
-                if self._api["named_tensors"]:
-                    self._enqueue(context)
-                    self._cuda.synchronize(self._stream)
-                else:
-                    context.execute_v2([int(t["device"]) for t in self._tensors])
-            del context
+            try:
+                for _ in range(LAYER_PROFILE_RUNS):
+                    if self._api["named_tensors"]:
+                        self._enqueue(context)
+                        self._cuda.synchronize(self._stream)
+                    elif not context.execute_v2(self._bindings):
+                        raise EdgeprofError("TensorRT failed to run for the layer profile: %s"
+                                            % ("; ".join(self._logger.errors[-2:]) or "no detail"))
+            finally:
+                context.profiler = None
         return [(name, totals[name] / LAYER_PROFILE_RUNS) for name in order]
-
-    def _bind_context_shapes(self, context):
-        for tensor in self._tensors:
-            if tensor["is_input"]:
-                self._set_input_shape(context, tensor["key"], tuple(tensor["host"].shape))
-        self._set_addresses(context, self._tensors)
 
     def _layer_report(self):
         """``layer_times_ms`` (name, type, mean_ms, fc) and ``fc_share`` of the summed layer time."""
         if self._layer_times is None:
             try:
                 timed = self._profile_layers()
-            except OutOfMemory as exc:
+            except EdgeprofError as exc:  # the timed runs still stand
                 return {"layer_times_ms": None, "layer_times_error": str(exc)}
             types = self._layer_types()
             self._layer_times = [{"name": name, "type": types.get(name), "mean_ms": round(ms, 6),

@@ -484,6 +484,25 @@ def test_layers_reports_per_layer_times_types_and_the_fc_share(trt, gpu, model, 
     session.close()
 
 
+def test_layer_timing_runs_on_the_sessions_context_and_detaches_its_profiler(trt, gpu, model, options):
+    # TensorRT gives optimization profile 0 only to the first context: a second one could not run.
+    session = open_session(model, options=dict(options, layers=True))
+    assert len(session.describe()["layer_times_ms"]) == 3
+    assert len(calls_named("ICudaEngine.create_execution_context")) == 1
+    assert session._context.profiler is None
+    session.run()
+    session.close()
+
+
+def test_a_failed_layer_profile_is_recorded_not_raised(trt, gpu, model, options, monkeypatch):
+    session = open_session(model, options=dict(options, layers=True))
+    name = "execute_async_v3" if hasattr(trt.IExecutionContext, "execute_async_v3") else "execute_v2"
+    monkeypatch.setattr(session._context, name, lambda *args: False, raising=False)
+    facts = session.describe()
+    assert facts["layer_times_ms"] is None and "TensorRT failed" in facts["layer_times_error"]
+    session.close()
+
+
 def test_without_layers_there_is_no_layer_table(trt, gpu, model, options):
     session = open_session(model, options=options)
     assert "layer_times_ms" not in session.describe()

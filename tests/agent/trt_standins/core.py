@@ -378,7 +378,10 @@ class ICudaEngineBase(object):
             self._logger.log(Severity.ERROR, "1: [defaultAllocator.cpp::allocate::63] Error Code 1: Cuda Runtime "
                                              "(out of memory)")
             return None
-        return self.context_class(self)
+        # As TensorRT: only the first context created gets optimization profile 0 implicitly; later
+        # ones have none (-1) and every set-shape or execute call on them fails.
+        self._contexts_created = getattr(self, "_contexts_created", 0) + 1
+        return self.context_class(self, 0 if self._contexts_created == 1 else -1)
 
 
 class InspectorMixin(object):
@@ -389,10 +392,19 @@ class InspectorMixin(object):
 
 
 class IExecutionContextBase(object):
-    def __init__(self, engine):
+    def __init__(self, engine, profile_index):
         self.engine = engine
+        self.profile_index = profile_index
         self.profiler = None
         self.shapes = {}
+
+    def _has_profile(self):
+        """False, after logging TensorRT's error, on a context without an optimization profile."""
+        if self.profile_index < 0:
+            self.engine._logger.log(Severity.ERROR, "3: [executionContext.cpp::setBindingDimensions] Error Code 3: "
+                                                    "API Usage Error (no optimization profile has been set)")
+            return False
+        return True
 
     def _resolved(self, name):
         for n, shape, _, is_input in self.engine._io:

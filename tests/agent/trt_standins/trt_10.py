@@ -61,12 +61,14 @@ class OnnxParser(core.ParseFromFileMixin, core.OnnxParserBase):
 
 
 class IExecutionContext(core.IExecutionContextBase):
-    def __init__(self, engine):
-        core.IExecutionContextBase.__init__(self, engine)
+    def __init__(self, engine, profile_index):
+        core.IExecutionContextBase.__init__(self, engine, profile_index)
         self.addresses = {}
 
     def set_input_shape(self, name, shape):
         core.record("IExecutionContext.set_input_shape(%s,%s)" % (name, tuple(shape)))
+        if not self._has_profile():
+            return False
         self.shapes[name] = tuple(shape)
         return True
 
@@ -81,6 +83,8 @@ class IExecutionContext(core.IExecutionContextBase):
 
     def execute_async_v3(self, stream_handle):
         core.record("IExecutionContext.execute_async_v3")
+        if not self._has_profile():
+            return False
         assert set(self.addresses) == {n for n, _, _, _ in self.engine._io}, "every IO tensor has an address"
         self._check_inputs()
         self._report_layers()

@@ -61,6 +61,8 @@ class IExecutionContext(core.IExecutionContextBase):
 
     def set_binding_shape(self, index, shape):
         core.record("IExecutionContext.set_binding_shape(%d,%s)" % (index, tuple(shape)))
+        if not self._has_profile():
+            return False
         self.shapes[self._name(index)] = tuple(shape)
         return True
 
@@ -74,12 +76,16 @@ class IExecutionContext(core.IExecutionContextBase):
 
     def execute_async_v2(self, bindings, stream_handle):
         core.record("IExecutionContext.execute_async_v2")
+        if not self._has_profile():
+            return False
         self._check_bindings(bindings)
         self._report_layers()
         return True
 
     def execute_v2(self, bindings):
         core.record("IExecutionContext.execute_v2")
+        if not self._has_profile():
+            return False
         self._check_bindings(bindings)
         self._report_layers()
         return True
