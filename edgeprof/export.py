@@ -133,7 +133,7 @@ def numeric_check(module, path, example):
     if not max_abs_diff <= tolerance:
         raise EdgeprofError("%s: ONNX Runtime and PyTorch logits differ by %.3g (tolerance %.3g); "
                             "the export is wrong, try another --opset" % (path, max_abs_diff, tolerance))
-    return {"max_abs_diff": max_abs_diff, "tolerance": tolerance, "batch": CHECK_BATCH}
+    return {"max_abs_diff": max_abs_diff, "tolerance": tolerance, "batch": int(example.shape[0])}
 
 
 def _static_costs(path):
@@ -299,7 +299,11 @@ def add_onnx(source, name, out_dir, family="custom", link=False, top1=None, top5
     if not os.path.isfile(source):
         raise InputFileError("--onnx %s: no such file" % source)
     started = time.time()
-    costs = _static_costs(source)
+    try:
+        costs = _static_costs(source)
+    except UsageError:  # analysis's only one: a batch fixed at a size other than 1 (it names --batch)
+        raise UsageError("--onnx %s has a fixed batch size other than 1, and a sweep runs several; "
+                         "export it with a dynamic batch axis" % source)
     _reject_external_data(source)
     if not os.path.isdir(out_dir):
         os.makedirs(out_dir)

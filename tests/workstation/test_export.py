@@ -234,3 +234,23 @@ def test_a_changed_file_is_exported_again(exported, tmp_path, caplog):
         assert main(["export", "--models", "enet", "--out", out]) == 0
     assert "enet           exported" in caplog.text
     manifest.verify_file(manifest.find(manifest.load(os.path.join(out, "manifest.yaml")), "enet"), out)
+
+
+def test_a_users_onnx_file_with_a_fixed_batch_exits_2_without_naming_a_flag_export_lacks(tmp_path, capsys):
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Relu", ["x"], ["y"])], "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [4, 3, 8, 8])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)])
+    path = str(tmp_path / "fixed.onnx")
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)]), path)
+    status, err = _run(capsys, "--onnx", path, "--name", "fixed", "--out", str(tmp_path / "m"))
+    assert status == 2
+    assert "fixed batch" in err and "dynamic batch axis" in err and "--batch" not in err
+
+
+def test_the_numeric_check_records_the_batch_it_ran(tmp_path):
+    torch.manual_seed(0)
+    module = torch.nn.Linear(5, 3).eval()
+    path = str(tmp_path / "linear.onnx")
+    export.to_onnx(module, torch.randn(2, 5), path, export.DEFAULT_OPSET)
+    assert export.numeric_check(module, path, torch.randn(3, 5))["batch"] == 3
