@@ -12,6 +12,7 @@ import os
 import re
 import select
 import subprocess
+import time
 
 from edgeprof import board, sysroot
 from edgeprof.errors import SensorError
@@ -105,6 +106,7 @@ class TegrastatsSensor(PowerSensor):
             if self._reader.process is None:
                 for rail in self.rails:
                     self.note_problem(rail, "tegrastats exited (status %s)" % self._reader.exit_status)
+                time.sleep(timeout_s)  # next_line returns at once from now on: do not spin the sampler
             return None
         rails = parse_line(line)
         for rail in self.rails:

@@ -86,3 +86,17 @@ def test_missing_binary_is_named(jetson_with_tegrastats):
     os.remove(str(jetson_with_tegrastats / "usr" / "bin" / "tegrastats"))
     with pytest.raises(SensorError, match="/usr/bin/tegrastats not found"):
         tegrastats.probe()
+
+
+def test_an_exited_tegrastats_waits_instead_of_spinning(jetson_with_tegrastats):
+    binary = jetson_with_tegrastats / "usr" / "bin" / "tegrastats"
+    binary.write_text("#!/bin/sh\necho '%s'\n" % NANO_L4T32)
+    sensor = tegrastats.probe()
+    try:
+        assert sensor.wait_read(0.05) is None  # end of output: the child has exited
+        started = time.monotonic()
+        assert sensor.wait_read(0.1) is None
+        assert time.monotonic() - started >= 0.09
+        assert "tegrastats exited" in sensor.problems["POM_5V_IN"]
+    finally:
+        sensor.close()
