@@ -213,14 +213,21 @@ def fc_share(dataset, setup):
                        "last_batch": pairs[-1][0], "last_share": pairs[-1][1],
                        "drops_from_batch": drop[0] if drop else None})
     with_fc = [m for m in models if m["first_share"] >= FC_DROP]
-    dropping = [m for m in with_fc if m["drops_from_batch"] is not None]
-    verdict = AGREES if with_fc and len(dropping) * 2 >= len(with_fc) else CONTRADICTS
+    # a model timed at one batch size only cannot show a drop: it is no evidence either way
+    compared = [m for m in with_fc if m["first_batch"] != m["last_batch"]]
+    dropping = [m for m in compared if m["drops_from_batch"] is not None]
+    if compared:
+        verdict = AGREES if len(dropping) * 2 >= len(compared) else CONTRADICTS
+    elif with_fc:
+        verdict = "no model with FC layers has per-layer timings at two or more batch sizes"
+    else:
+        verdict = "no model spends a noticeable share in FC layers"
     return {"status": "ok", "models": models,
             "paper": "fully connected layers are inefficient at small batches: their share of the "
                      "time falls as the batch grows",
-            "verdict": verdict if with_fc else "no model spends a noticeable share in FC layers",
+            "verdict": verdict,
             "rule": f"drops when the share falls by {FC_DROP:.2f} or more below its smallest-batch value "
-                    "for at least half of the models with FC layers"}
+                    "for at least half of the models with FC layers timed at two or more batch sizes"}
 
 
 def prediction(points, batch):
@@ -282,9 +289,13 @@ def across(dataset, batch=1):
             energy = (s["energy_per_image_mj"] / ref["energy_per_image_mj"]
                       if s["energy_per_image_mj"] and ref["energy_per_image_mj"] else None)
             rows.append({"model": s["name"], "speedup": speedup, "energy_ratio": energy})
+        if not rows:
+            continue
         out.append({"setup": setup.key, "label": setup.label, "models": rows,
                     "geomean_speedup": _geomean([r["speedup"] for r in rows]),
                     "geomean_energy_ratio": _geomean([r["energy_ratio"] for r in rows])})
+    if not out:
+        return absent(f"no model has an ok run at batch {batch} in {base.label} and in another setup")
     return {"status": "ok", "batch": batch, "baseline": base.key, "baseline_label": base.label,
             "setups": out}
 

@@ -89,8 +89,10 @@ def _fc(found):
         return title, "absent: " + found["reason"]
     parts = []
     for m in found["models"]:
-        where = (f"drops from batch {m['drops_from_batch']}" if m["drops_from_batch"] is not None
-                 else "does not drop")
+        if m["drops_from_batch"] is not None:
+            where = f"drops from batch {m['drops_from_batch']}"
+        else:
+            where = "one batch size only" if m["first_batch"] == m["last_batch"] else "does not drop"
         parts.append(f"{m['model']} {_pct(m['first_share'])} at batch {m['first_batch']} -> "
                      f"{_pct(m['last_share'])} at batch {m['last_batch']} ({where})")
     verdict = found["verdict"]

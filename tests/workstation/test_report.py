@@ -216,3 +216,20 @@ def test_cli_report_of_an_empty_folder_is_a_one_line_error(cli, tmp_path):
     assert result.returncode == 2
     assert "no profile files" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_fc_shares_at_one_batch_size_only_give_no_verdict(tmp_path):
+    # one batch size cannot show a drop: the finding must not claim a contradiction
+    profilegen.write_set(tmp_path / "p", models=profilegen.MODELS[:3], batches=(1,), fc_shares={1: 0.6})
+    dataset = data.load([str(tmp_path / "p")])
+    fc = findings.fc_share(dataset, dataset.setups[0])
+    assert fc["verdict"] not in (findings.AGREES, findings.CONTRADICTS)
+    assert "two or more batch sizes" in fc["verdict"]
+
+
+def test_two_setups_without_a_common_model_at_batch_1_give_no_across_figure(tmp_path):
+    profilegen.write_set(tmp_path / "p", models=profilegen.MODELS[:2], board="board-a", batches=(2, 4))
+    profilegen.write_set(tmp_path / "p", models=profilegen.MODELS[:2], board="board-b", batches=(2, 4))
+    across = findings.across(data.load([str(tmp_path / "p")]))
+    assert across["status"] == "absent"
+    assert "batch 1" in across["reason"]
