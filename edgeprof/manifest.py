@@ -139,10 +139,11 @@ def verify_file(entry, manifest_dir):
         The absolute path of the model file.
     """
     path = model_path(entry, manifest_dir)
+    manifest_file = os.path.join(manifest_dir, FILE_NAME)
     if not os.path.isfile(path):
-        raise InputFileError("%s (model %s) is missing; run edgeprof export again or fix "
-                             "models/manifest.yaml" % (path, entry["name"]))
+        raise InputFileError("%s (model %s) is missing; run edgeprof export again or fix %s"
+                             % (path, entry["name"], manifest_file))
     if sha256_file(path) != entry["sha256"]:
         raise InputFileError("%s (model %s) differs from the manifest; re-export with edgeprof export "
-                             "--force or fix models/manifest.yaml" % (path, entry["name"]))
+                             "--force or fix %s" % (path, entry["name"], manifest_file))
     return path
