@@ -320,17 +320,22 @@ def _make_calibrator(trt, cuda, paths, batch, chw):
             self._device = cuda.alloc(self._host.nbytes)
             self._stream = cuda.create_stream()
             self.batches_used = 0
+            self.error = None  # raised by build_engine: nothing may escape into TensorRT's noexcept getBatch
 
         def get_batch_size(self):
             return batch
 
         def get_batch(self, names):
-            data = next(self._batches, None)
-            if data is None:
+            try:
+                data = next(self._batches, None)
+                if data is None:
+                    return None
+                self._host[...] = data
+                cuda.htod_async(self._device, self._host, self._stream)
+                cuda.synchronize(self._stream)
+            except Exception as exc:  # a bad calibration file: end calibration, raise after the build
+                self.error = exc
                 return None
-            self._host[...] = data
-            cuda.htod_async(self._device, self._host, self._stream)
-            cuda.synchronize(self._stream)
             self.batches_used += 1
             return [int(self._device)] * len(names)
 
@@ -453,6 +458,8 @@ def build_engine(trt, api, cuda, settings, warnings):
         engine = builder.build_engine(network, config)
         blob = bytes(engine.serialize()) if engine is not None else None
     build_seconds = time.monotonic() - started
+    if calibrator is not None and calibrator.error is not None:
+        raise calibrator.error
     if not blob:
         _build_failure(logger, settings)
     if calibrator is not None and calibrator.batches_used == 0:

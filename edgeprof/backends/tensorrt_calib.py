@@ -49,9 +49,12 @@ def _load_image(path, chw):
                              "or give preprocessed .npy files in --calib-dir" % path)
     import numpy
     channels, height, width = chw
-    with Image.open(path) as image:
-        rgb = image.convert("RGB").resize((width, height))
-        pixels = numpy.asarray(rgb, dtype=numpy.float32) / 255.0
+    try:
+        with Image.open(path) as image:
+            rgb = image.convert("RGB").resize((width, height))
+    except OSError as exc:  # Pillow's UnidentifiedImageError is one
+        raise InputFileError("%s: not a readable image (%s); remove it from --calib-dir" % (path, exc))
+    pixels = numpy.asarray(rgb, dtype=numpy.float32) / 255.0
     pixels = (pixels - numpy.array(IMAGENET_MEAN, numpy.float32)) / numpy.array(IMAGENET_STD, numpy.float32)
     if channels != 3:
         raise InputFileError("%s: the model takes %d channels; give .npy files in --calib-dir" % (path, channels))
@@ -60,7 +63,10 @@ def _load_image(path, chw):
 
 def _load_npy(path, chw):
     import numpy
-    array = numpy.load(path).astype(numpy.float32)
+    try:
+        array = numpy.load(path).astype(numpy.float32)
+    except (OSError, ValueError) as exc:
+        raise InputFileError("%s: not a readable .npy array (%s); remove it from --calib-dir" % (path, exc))
     if array.ndim == 3:
         array = array[None]
     if array.ndim != 4 or tuple(array.shape[1:]) != tuple(chw):

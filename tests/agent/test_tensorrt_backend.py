@@ -463,6 +463,21 @@ def test_int8_with_a_calibration_folder_feeds_the_calibrator_full_batches(trt, g
     session.close()
 
 
+@pytest.mark.parametrize("bad", [b"not an npy file", "shape"])
+def test_a_bad_calibration_file_fails_the_build_naming_it(trt, gpu, model, options, tmp_path, bad):
+    numpy = pytest.importorskip("numpy")
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    numpy.save(str(calib / "a.npy"), numpy.ones((2, 3, 8, 8), numpy.float32))
+    if bad == "shape":
+        numpy.save(str(calib / "b.npy"), numpy.ones((2, 3, 9, 9), numpy.float32))
+    else:
+        (calib / "b.npy").write_bytes(bad)
+    with pytest.raises(InputFileError, match="b.npy: "):
+        open_session(model, batch=2, precision="int8", options=dict(options, calib_dir=str(calib)))
+    assert not calls_named("calibrator raised")
+
+
 def test_int8_with_an_empty_calibration_folder_says_so(trt, gpu, model, options, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputFileError, match="holds no .npy"):

@@ -329,7 +329,12 @@ class BuilderBase(object):
         names = [network.get_input(i).name for i in range(network.num_inputs)]
         count = 0
         while True:
-            pointers = calibrator.get_batch(names)
+            try:
+                pointers = calibrator.get_batch(names)
+            except Exception as exc:  # getBatch is noexcept: the bindings print it and calibration ends
+                record("calibrator raised %s" % type(exc).__name__)
+                self._logger.log(Severity.ERROR, "Exception caught in get_batch(): %s" % exc)
+                pointers = None
             if not pointers:
                 break
             assert len(pointers) == len(names) and size > 0
