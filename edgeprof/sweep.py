@@ -159,12 +159,13 @@ class Sweep(object):
         monitor = self.config.monitor
         idle = monitor.measure_idle(self.config.idle_seconds) if self.config.idle_seconds > 0 else None
         idle_w = idle.get("idle_w") if idle else None
+        fresh = new_profile(self.identity, model, self.backend_section(), self.config.protocol,
+                            monitor.describe(), self.config.idle_seconds)
         if data is None:
-            data = new_profile(self.identity, model, self.backend_section(), self.config.protocol,
-                               monitor.describe(), self.config.idle_seconds)
-        else:
-            data["board"] = self.identity
-            data["power"] = monitor.describe()
+            data = fresh
+        else:  # the header describes the settings of this sweep, which its new runs were measured with
+            for key in ("edgeprof_version", "board", "model", "backend", "protocol", "power"):
+                data[key] = fresh[key]
         if idle:
             data["power"]["idle"] = idle
         oom_batch = None

@@ -93,6 +93,8 @@ def test_changed_settings_measure_again(cli, models_dir, tmp_path, empty_root):
     sweep_cli(cli, models_dir, tmp_path / "out", "--batch", "1", "--only", "tiny_a")
     result = sweep_cli(cli, models_dir, tmp_path / "out", "--batch", "1", "--only", "tiny_a", "--threads", "1")
     assert "1 runs measured, 0 already recorded" in result.stderr
+    data = load_profiles(tmp_path / "out")["tiny_a__onnxruntime__fp32.yaml"]
+    assert data["backend"]["options"]["threads"] == 1  # the header says what the new run was measured with
 
 
 def test_a_sweep_killed_with_sigkill_resumes_without_repeating_or_losing_runs(models_dir, tmp_path, empty_root):
