@@ -60,7 +60,8 @@ class FolderLock(object):
     def _take_over_if_stale(self):
         pid, host = _read_holder(self.path)
         same_host = host in (None, "", socket.gethostname())
-        if pid is not None and same_host and _pid_alive(pid):
+        # Our own pid can only be a leftover (in a container edgeprof is pid 1 at every start).
+        if pid is not None and same_host and pid != os.getpid() and _pid_alive(pid):
             raise LockHeld("another sweep (pid %d) is writing to %s; wait for it to finish or stop it"
                            % (pid, os.path.dirname(self.path)))
         if pid is not None and not same_host:

@@ -207,6 +207,13 @@ def test_a_second_sweep_on_the_same_folder_is_refused(cli, models_dir, tmp_path,
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_lock_left_with_this_process_pid_is_taken_over(tmp_path):
+    from edgeprof.lock import LOCK_NAME, FolderLock
+    (tmp_path / LOCK_NAME).write_text("%d %s\n" % (os.getpid(), os.uname()[1]))  # a container restarted
+    with FolderLock(str(tmp_path)) as lock:
+        assert lock.held
+
+
 def one_line_error(result):
     lines = result.stderr.strip().splitlines()
     return result.returncode == 2 and len(lines) == 1 and "error" in lines[0]
