@@ -232,22 +232,21 @@ def _set_batch(model, path, batch, notes):
     inputs = [vi for vi in model.graph.input if vi.name not in initializers]
     if not inputs:
         raise InputFileError("%s has no graph input; inspect needs a model that takes an input" % path)
-    scale = 1
+    # The primary input's first axis is the batch; a fixed first axis of another input (a
+    # parameter such as an image-info vector) is left as it is.
+    fixed = (_dims(inputs[0].type.tensor_type.shape) or [None])[0]
+    if fixed not in (None, 1, batch):
+        raise UsageError("%s has a fixed batch of %d: use --batch %d, or export it with a dynamic "
+                         "batch axis" % (path, fixed, fixed))
+    scale = batch if fixed == 1 else 1
     for value_info in inputs:
         shape = value_info.type.tensor_type.shape
         dims = _dims(shape)
-        if not dims:
-            continue
         if None in dims[1:]:
             raise InputFileError("%s: input %r has a dynamic size besides the batch axis; export it with a "
                                  "fixed input size" % (path, value_info.name))
-        if dims[0] is None:
-            shape.dim[0].dim_value = batch
-        elif dims[0] == 1 and batch != 1:
-            scale = batch
-        elif dims[0] != batch:
-            raise UsageError("%s has a fixed batch of %d: use --batch %d, or export it with a dynamic "
-                             "batch axis" % (path, dims[0], dims[0]))
+        if dims and dims[0] is None:
+            shape.dim[0].dim_value = batch // scale
     if scale != 1:
         notes.append("the model's batch is fixed at 1: costs and activations are scaled by %d" % scale)
     return inputs[0], scale

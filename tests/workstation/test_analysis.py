@@ -220,6 +220,18 @@ def test_a_batch_fixed_at_another_size_is_a_usage_error_naming_the_flag(tmp_path
         analysis.analyze(path, batch=4)
 
 
+def test_a_second_input_fixed_at_one_does_not_scale_a_dynamic_batch_model(tmp_path):
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "c"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
+         helper.make_tensor_value_info("c", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = str(tmp_path / "two.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    result = analysis.analyze(path, batch=3)
+    assert (result.paper_ops, result.layers[0]["output_shape"], result.notes) == (3 * 4 * 2, [3, 4], [])
+
+
 def test_a_dynamic_size_besides_the_batch_is_an_error(tmp_path):
     path = _save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], ["H", 10])
     with pytest.raises(InputFileError, match="fixed input size"):
