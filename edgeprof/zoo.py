@@ -15,7 +15,6 @@ import os
 
 from edgeprof.errors import UsageError
 
-ZOO_NAMES = ("paper",)
 PAPER_CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "paper_fig2.csv")
 PAPER_SOURCE = ("paper Fig. 2 (Canziani et al. 2016, arXiv:1605.07678), decoded from its SVG; "
                 "top-5 not given")
