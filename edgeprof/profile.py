@@ -95,7 +95,7 @@ def validate(data, source="<profile>"):
 def read_yaml(path):
     """``yaml.safe_load`` of a file, with one-line errors for missing and malformed files."""
     try:
-        with open(path, "r") as f:
+        with open(path, "rb") as f:  # bytes: YAML's own UTF-8/16 decoding, not the locale's
             text = f.read()
     except (IOError, OSError) as exc:
         raise InputFileError("cannot read %s: %s" % (path, exc.strerror or exc))

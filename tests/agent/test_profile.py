@@ -42,6 +42,15 @@ def test_unreadable_yaml_names_line_and_column(tmp_path):
         profile.load(write(tmp_path, "schema: x\nruns: [1, 2\n"))
 
 
+def test_text_is_read_as_utf8_whatever_the_locale_and_bad_bytes_are_an_input_error(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(yaml.safe_dump(dict(GOOD, model={"name": "caf\u00e9"}), allow_unicode=True).encode("utf-8"))
+    assert profile.load(str(path))["model"]["name"] == "caf\u00e9"
+    path.write_bytes(b"schema: edgeprof/profile/v1\nmodel: {name: caf\xe9}\n")
+    with pytest.raises(InputFileError, match="p.yaml is not valid YAML"):
+        profile.load(str(path))
+
+
 def test_wrong_field_type_names_the_field(tmp_path):
     bad = copy.deepcopy(GOOD)
     bad["runs"][0]["latency_ms"]["median"] = "fast"
