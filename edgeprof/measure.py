@@ -72,7 +72,7 @@ class Measurement(object):
 
 
 def latency_stats(values_ms):
-    """Statistics of a list of times in ms, rounded to the microsecond (3 decimals) except ``cov``."""
+    """Statistics of a list of times in ms, rounded to the nanosecond (6 decimals of a ms), ``cov`` too."""
     a = np.asarray(values_ms, dtype=np.float64)
     if a.size == 0:
         raise ValueError("no times to summarise")
