@@ -37,6 +37,12 @@ def _round(value, digits):
     return None if value is None else round(value, digits) + 0.0
 
 
+def _measured(series, t0):
+    """``series``, or ``[]`` when its last sample is older than ``t0``: a value held over the
+    whole window from before it (a sensor that stopped) is not a measurement of the window."""
+    return series if series and series[-1][0] >= t0 else []
+
+
 class PowerMonitor(object):
     """Samples ``sensor`` in a thread and turns windows of samples into power and energy.
 
@@ -140,17 +146,20 @@ class PowerMonitor(object):
         in_window = [values for t, values in samples if t0 <= t <= t1]
         rails, missing = {}, []
         for rail in self.sensor.rails:
-            series = [(t, values[rail]) for t, values in samples if rail in values]
+            series = _measured([(t, values[rail]) for t, values in samples if rail in values], t0)
             count = sum(1 for values in in_window if rail in values)
+            reason = self.sensor.problems.get(rail, "no reading in the window")
             if count < len(in_window) or not series:
                 missing.append("%s: %d of %d samples unreadable (%s)" % (
-                    rail, len(in_window) - count, len(in_window),
-                    self.sensor.problems.get(rail, "no reading in the window")))
+                    rail, len(in_window) - count, len(in_window), reason))
+            elif series[-1][0] < t1:
+                missing.append("%s: no reading in the last %.2f s of the window, its last value held (%s)"
+                               % (rail, t1 - series[-1][0], reason))
             if series:
                 energy_j, peak = self._energy_and_peak(series, t0, t1)
                 rails[rail] = {"mean_w": round(energy_j / window_s, 4), "peak_w": _round(peak, 4),
                                "samples": count, "rate_hz": round(count / window_s, 2)}
-        total = self._total_series(samples)
+        total = _measured(self._total_series(samples), t0)
         energy_j = total_peak_w = None
         if total:
             energy_j, total_peak_w = self._energy_and_peak(total, t0, t1)

@@ -129,6 +129,54 @@ def test_a_sensor_that_raises_never_stops_the_sampler():
     assert any("driver exploded" in m for m in result["missing"])
 
 
+class StoppingPushSensor(RampSensor):
+    """Pushes a constant 2 W every 20 ms until ``stopped`` is set, then nothing (a dead jtop/tegrastats)."""
+
+    pushes = True
+    default_rate_hz = 50.0
+
+    def __init__(self):
+        super(StoppingPushSensor, self).__init__(2.0, 0.0)
+        self.stopped = threading.Event()
+
+    def wait_read(self, timeout_s):
+        if self.stopped.wait(0.02):
+            self.note_problem("VDD_IN", "the service stopped sending data")
+            time.sleep(timeout_s)
+            return None
+        return self.read()
+
+
+def test_a_sensor_dead_before_the_window_gives_no_energy_from_its_stale_value():
+    sensor = StoppingPushSensor()
+    monitor = PowerMonitor(sensor)
+    try:
+        time.sleep(0.1)
+        sensor.stopped.set()
+        time.sleep(0.05)
+        monitor.start_window()
+        time.sleep(0.2)
+        result = monitor.stop_window(images=10, idle_w=None)
+    finally:
+        monitor.close()
+    assert result["energy_j"] is None and result["total_mean_w"] is None and result["rails"] == {}
+    assert any("stopped sending data" in m for m in result["missing"])
+
+
+def test_a_sensor_dying_mid_window_is_listed_in_missing():
+    sensor = StoppingPushSensor()
+    monitor = PowerMonitor(sensor)
+    try:
+        monitor.start_window()
+        time.sleep(0.2)
+        sensor.stopped.set()
+        time.sleep(0.2)
+        result = monitor.stop_window(images=10, idle_w=None)
+    finally:
+        monitor.close()
+    assert [m for m in result["missing"] if m.startswith("VDD_IN: no reading in the last")]
+
+
 @pytest.fixture
 def tx2_root(tmp_path, monkeypatch):
     root = tmp_path / "tx2"
