@@ -94,11 +94,14 @@ def slugify(text):
     return slug[:48].strip("-") or "unknown-board"
 
 
-def is_jetson():
-    """True on a Jetson: an L4T release file, or an NVIDIA/Jetson device-tree model."""
-    if l4t_release():
+def is_jetson(l4t=None, dt_model=None):
+    """True on a Jetson: an L4T release file, or an NVIDIA/Jetson device-tree model.
+
+    ``l4t`` and ``dt_model`` are read here when not given.
+    """
+    if l4t or l4t_release():
         return True
-    model = (device_tree_model() or "").lower()
+    model = (dt_model or device_tree_model() or "").lower()
     return "jetson" in model or "nvidia" in model
 
 
@@ -110,15 +113,13 @@ def identity():
     """
     l4t = l4t_release()
     dt_model = device_tree_model()
-    is_jetson = bool(l4t) or bool(dt_model and "jetson" in dt_model.lower())
+    jetson = is_jetson(l4t, dt_model)
     cpu = cpu_model()
-    model = dt_model if is_jetson and dt_model else (cpu or platform.machine())
-    if dt_model and "nvidia" in dt_model.lower() and "jetson" not in dt_model.lower():
-        is_jetson = True
+    model = dt_model if jetson and dt_model else (cpu or platform.machine())
     info = {
         "model": model,
         "slug": slugify(model),
-        "is_jetson": is_jetson,
+        "is_jetson": jetson,
         "l4t": l4t,
         "jetpack": jetpack_for(l4t),
         "machine": platform.machine(),
@@ -129,10 +130,10 @@ def identity():
     if l4t and not info["jetpack"]:
         info["jetpack_note"] = "L4T %s is not in edgeprof's table; see NVIDIA's release notes" % l4t
     extra = {
-        "nvpmodel": nvpmodel() if is_jetson else None,
-        "jetson_clocks": jetson_clocks_on() if is_jetson else None,
+        "nvpmodel": nvpmodel() if jetson else None,
+        "jetson_clocks": jetson_clocks_on() if jetson else None,
         "governor": cpu_governor(),
-        "gpu_name": None if is_jetson else nvml_gpu_name(),
+        "gpu_name": None if jetson else nvml_gpu_name(),
     }
     info.update((key, value) for key, value in extra.items() if value is not None)
     return info
@@ -341,11 +342,12 @@ def state():
     clocks = {"cpu": max(cpu["cur_mhz"].values()) if cpu["cur_mhz"] else None,
               "gpu": gpu.get("cur_mhz"), "emc": emc_mhz()}
     limits = {"cpu": max(cpu["max_mhz"].values()) if cpu["max_mhz"] else None, "gpu": gpu.get("max_mhz")}
+    jetson = is_jetson()
     facts = {
         "clocks_mhz": {k: v for k, v in clocks.items() if v is not None} or None,
         "max_clocks_mhz": {k: v for k, v in limits.items() if v is not None} or None,
-        "nvpmodel": nvpmodel() if is_jetson() else None,
-        "jetson_clocks": jetson_clocks_on(cpu, gpu) if is_jetson() else None,
+        "nvpmodel": nvpmodel() if jetson else None,
+        "jetson_clocks": jetson_clocks_on(cpu, gpu) if jetson else None,
         "governor": cpu_governor(),
     }
     snapshot.update((key, value) for key, value in facts.items() if value is not None)

@@ -39,6 +39,15 @@ def test_identity_names_board_release_and_power_mode(name, board_root):
     assert info["jetson_clocks"] is pinned
 
 
+def test_an_nvidia_device_tree_without_l4t_is_a_jetson_named_by_its_model(tmp_path, monkeypatch):
+    (tmp_path / "proc" / "device-tree").mkdir(parents=True)
+    (tmp_path / "proc" / "device-tree" / "model").write_bytes(b"NVIDIA Clara AGX Developer Kit\0")
+    (tmp_path / "proc" / "cpuinfo").write_text("processor\t: 0\nmodel name\t: ARMv8 Processor rev 0 (v8l)\n")
+    monkeypatch.setenv("EDGEPROF_ROOT", str(tmp_path))
+    info = board.identity()
+    assert info["is_jetson"] is True and info["model"] == "NVIDIA Clara AGX Developer Kit"
+
+
 def test_nvpmodel_id_comes_from_the_status_file(board_root):
     board_root("nano")
     assert board.nvpmodel() == {"id": 1, "name": "5W",
