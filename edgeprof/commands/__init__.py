@@ -44,3 +44,8 @@ def positive_float(text):
 def positive_int(text):
     """An integer >= 1 for argparse (counts, batch sizes)."""
     return _number(text, int, 1, "an integer")
+
+
+def non_negative_int(text):
+    """An integer >= 0 for argparse (thread counts, where 0 means the runtime's default)."""
+    return _number(text, int, 0, "an integer")

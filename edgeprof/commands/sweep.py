@@ -3,7 +3,7 @@ import logging
 import os
 
 from edgeprof import backends, board, sensors
-from edgeprof.commands import positive_float, positive_int, positive_int_list
+from edgeprof.commands import non_negative_int, positive_float, positive_int, positive_int_list
 from edgeprof.measure import Protocol
 from edgeprof.models import resolve
 from edgeprof.sweep import Sweep, SweepConfig
@@ -45,7 +45,7 @@ def configure(parser):
     ort = parser.add_argument_group("onnxruntime backend")
     ort.add_argument("--ort-provider", default="cpu", choices=("cpu", "cuda", "tensorrt"),
                      help="execution provider (default cpu)")
-    ort.add_argument("--threads", type=int, default=0, help="intra-op threads, 0 = onnxruntime's default")
+    ort.add_argument("--threads", type=non_negative_int, default=0, help="intra-op threads, 0 = onnxruntime's default")
     trt = parser.add_argument_group("tensorrt backend")
     trt.add_argument("--workspace-mb", type=positive_int, default=1024,
                      help="builder workspace in MiB (1024, sized for a 4 GB board; always set explicitly)")

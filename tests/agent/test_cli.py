@@ -51,7 +51,8 @@ def test_version_flag(cli):
 
 
 @pytest.mark.parametrize("args", [["info", "--bogus"], ["sweep", "--precision", "fp8"],
-                                  ["sweep", "--min-seconds", "soon"], ["compare"], ["nosuchcommand"]])
+                                  ["sweep", "--min-seconds", "soon"], ["sweep", "--threads=-2"], ["compare"],
+                                  ["nosuchcommand"]])
 def test_bad_flags_get_one_line_and_exit_2(cli, args):
     result = cli(args)
     assert result.returncode == 2
