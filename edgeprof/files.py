@@ -24,6 +24,7 @@ def write_atomic(path, data):
     chunks = [data] if isinstance(data, (str, bytes)) else data
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
+        os.fchmod(fd, _file_mode(path))  # mkstemp makes it 0600; give it what open() would
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
                 f.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
@@ -35,6 +36,17 @@ def write_atomic(path, data):
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _file_mode(path):
+    """The mode ``open(path, "w")`` leaves: the file's own where it exists, else 0666 less the umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_folder(folder):

@@ -109,6 +109,15 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
     assert os.listdir(str(tmp_path / "sub")) == ["p.yaml"]
 
 
+def test_save_gives_the_file_the_mode_of_a_plain_open(tmp_path):
+    old = os.umask(0o022)
+    try:
+        profile.save(str(tmp_path / "p.yaml"), copy.deepcopy(GOOD))
+    finally:
+        os.umask(old)
+    assert os.stat(str(tmp_path / "p.yaml")).st_mode & 0o777 == 0o644  # readable by others, as umask says
+
+
 def test_save_refuses_an_invalid_profile_and_keeps_the_old_file(tmp_path):
     path = str(tmp_path / "p.yaml")
     profile.save(path, copy.deepcopy(GOOD))
