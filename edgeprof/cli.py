@@ -19,35 +19,6 @@ from edgeprof.errors import EdgeprofError
 
 COMMANDS = ("export", "inspect", "sweep", "compare", "report", "predict", "info")
 
-# Commands whose module is not in this build yet, with the issue that brings them.
-NOT_BUILT_NOTE = "edgeprof %s is not built yet in edgeprof %s"
-
-log = logging.getLogger("edgeprof")
-
-
-class NotBuilt(object):
-    """Stands for a command whose module is missing: it says so and exits 2."""
-
-    HELP = "(not built yet)"
-
-    def __init__(self, name):
-        self.name = name
-
-    def configure(self, parser):
-        parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-
-    def run(self, args):
-        raise EdgeprofError(NOT_BUILT_NOTE % (self.name, __version__))
-
-
-def _command_module(name):
-    try:
-        return importlib.import_module("edgeprof.commands." + name)
-    except ImportError as exc:
-        if getattr(exc, "name", None) == "edgeprof.commands." + name:
-            return NotBuilt(name)
-        raise
-
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad flag in one line (and exit 2), pointing at ``--help``."""
@@ -67,7 +38,7 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     modules = {}
     for name in COMMANDS:
-        module = _command_module(name)
+        module = importlib.import_module("edgeprof.commands." + name)
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
         module.configure(sub)
         modules[name] = module
