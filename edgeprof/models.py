@@ -53,7 +53,11 @@ def _from_onnx(path):
                                 "`edgeprof export --onnx` on a workstation to get them in a manifest")
         log.info("%s: %s", path, model["static_note"])
         return [model]
-    summary = analysis.analyze(path).summary()
+    try:
+        summary = analysis.analyze(path).summary()
+    except UsageError:  # a batch axis fixed above 1: the sweep sets the batch itself
+        raise InputFileError("%s has a fixed batch size; edgeprof sweep needs a dynamic batch axis: "
+                             "export the model again with one" % path)
     for key in ("params", "macs", "paper_ops", "weight_bytes", "opset", "input_shape", "fc_params", "fc_macs"):
         if summary.get(key) is not None:
             model[key] = summary[key]

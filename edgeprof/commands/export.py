@@ -51,6 +51,12 @@ def run(args):
     from edgeprof import export, zoo
     if not (args.zoo or args.models or args.onnx):
         raise UsageError("nothing to export: give --zoo paper, --models NAMES or --onnx PATH --name NAME")
+    if not args.onnx:
+        given = [flag for flag, value in (("--name", args.name), ("--link", args.link), ("--top1", args.top1),
+                                          ("--top5", args.top5), ("--family", args.family != "custom" or None))
+                 if value]
+        if given:
+            raise UsageError("%s: only for a model given with --onnx PATH" % ", ".join(given))
     export.check_opset(args.opset)
     _require(("onnx",) if args.onnx and not (args.zoo or args.models)
              else ("torch", "torchvision", "onnx", "onnxruntime"))

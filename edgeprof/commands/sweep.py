@@ -13,11 +13,20 @@ DEFAULT_BATCHES = "1,2,4,8,16,32,64"
 log = logging.getLogger("edgeprof")
 
 
+def name_list(text):
+    """``a,b`` -> ``["a", "b"]`` for argparse; an empty list is refused (it would select nothing)."""
+    import argparse
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("%r names no model; give names like resnet18,vgg16" % text)
+    return names
+
+
 def configure(parser):
     parser.add_argument("--models", default="models",
                         help="a folder with manifest.yaml (from edgeprof export), a manifest, or one .onnx file "
                              "(default: models)")
-    parser.add_argument("--only", type=lambda s: [n.strip() for n in s.split(",") if n.strip()],
+    parser.add_argument("--only", type=name_list,
                         help="comma-separated model names from the manifest")
     parser.add_argument("--batch", type=positive_int_list, default=positive_int_list(DEFAULT_BATCHES),
                         help="batch sizes (default %s)" % DEFAULT_BATCHES)

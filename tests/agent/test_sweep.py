@@ -302,3 +302,8 @@ def test_a_sweep_on_the_tx2_fixture_records_power_from_its_rails(cli, models_dir
     assert run["power"]["energy_per_image_above_idle_mj"] == pytest.approx(0, abs=0.01)
     assert sorted(run["power"]["rails"]) == sorted(["VDD_IN", "VDD_SYS_CPU", "VDD_SYS_DDR", "VDD_SYS_GPU",
                                                     "VDD_SYS_SOC", "VDD_4V0_WIFI"])
+
+
+def test_an_empty_only_list_is_refused(cli, models_dir, tmp_path):
+    result = sweep_cli(cli, models_dir, tmp_path / "out", "--only", ",")
+    assert one_line_error(result) and "names no model" in result.stderr
