@@ -41,6 +41,8 @@ $(VENV36)/.stamp: setup.cfg setup.py
 venv36: $(VENV36)/.stamp
 
 demo: $(VENV)/.stamp
+	@echo "== 0/4 this machine as edgeprof sees it"
+	$(VENV)/bin/edgeprof info
 	@echo "== 1/4 export $(DEMO_MODELS) to ONNX with random weights (models/)"
 	$(VENV)/bin/edgeprof export --models $(DEMO_MODELS) --weights none --out models
 	@echo "== 2/4 sweep them on the CPU with ONNX Runtime, batch $(DEMO_BATCHES), short windows (profiles/):"
