@@ -12,7 +12,7 @@ indices, ``set_binding_shape``, ``execute_async_v2``/``execute_v2``, ``max_works
 """
 
 from trt_standins import core
-from trt_standins.trt_8_2 import BindingsEngine, IExecutionContext  # noqa: F401  (7.1 has them as they are)
+from trt_standins.trt_8_2 import BindingsEngine, IExecutionContext, WorkspaceSizeConfig  # noqa: F401
 from trt_standins.core import (  # noqa: F401
     BuilderFlag,
     DataType,
@@ -37,15 +37,8 @@ class ProfilingVerbosity(object):
     VERBOSE = "VERBOSE"
 
 
-class IBuilderConfig(core.IBuilderConfigBase):
-    @property
-    def max_workspace_size(self):
-        return self.workspace_bytes
-
-    @max_workspace_size.setter
-    def max_workspace_size(self, value):
-        core.record("IBuilderConfig.max_workspace_size=%d" % value)
-        self.workspace_bytes = value
+# No timing cache in 7.1: its builder config is 8.2's without that mixin.
+IBuilderConfig = WorkspaceSizeConfig
 
 
 class IHostMemory(bytearray):

@@ -28,7 +28,9 @@ class NetworkDefinitionCreationFlag(object):
     EXPLICIT_BATCH = 0
 
 
-class IBuilderConfig(core.TimingCacheMixin, core.IBuilderConfigBase):
+class WorkspaceSizeConfig(core.IBuilderConfigBase):
+    """A builder config with ``max_workspace_size`` (7.x-8.3; 7.1's config is exactly this)."""
+
     @property
     def max_workspace_size(self):
         return self.workspace_bytes
@@ -37,6 +39,10 @@ class IBuilderConfig(core.TimingCacheMixin, core.IBuilderConfigBase):
     def max_workspace_size(self, value):
         core.record("IBuilderConfig.max_workspace_size=%d" % value)
         self.workspace_bytes = value
+
+
+class IBuilderConfig(core.TimingCacheMixin, WorkspaceSizeConfig):
+    pass
 
 
 class Builder(core.SerializedBuildMixin, core.BuilderBase):
