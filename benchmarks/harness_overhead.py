@@ -2,7 +2,7 @@
 
 In one process, on one ONNX Runtime session, alternate rounds of
   A. a bare loop: ``session.run`` on the same preallocated input, timed with perf_counter, and
-  B. edgeprof's measurement (``edgeprof.measure.measure`` on the backend's Session),
+  B. edgeprof's measurement (``edgeprof.agent.measure.measure`` on the backend's Session),
 and print the median latency of each, and their ratio B/A. Rounds alternate, and so does which side
 goes first in a round, so that drifts of a shared machine hit both alike; the figure reported is the median over rounds.
 
@@ -19,9 +19,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from edgeprof.backends.base import Session  # noqa: E402
-from edgeprof.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
-from edgeprof.measure import Protocol, measure  # noqa: E402
+from edgeprof.agent.backends.base import Session  # noqa: E402
+from edgeprof.agent.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+from edgeprof.agent.measure import Protocol, measure  # noqa: E402
 from common import add_model_arguments, model_path  # noqa: E402
 
 

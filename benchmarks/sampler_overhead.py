@@ -1,7 +1,7 @@
 """Does the power sampler disturb what it measures?
 
 In one process, on one ONNX Runtime session, alternate rounds of edgeprof's measurement
-(``edgeprof.measure.measure``) with the power sampler off and on, and print the median latency
+(``edgeprof.agent.measure.measure``) with the power sampler off and on, and print the median latency
 of each and their ratio on/off. Rounds alternate so that drifts of a shared machine hit both
 alike; the figure reported is the median of the per-round ratios. It also prints what one
 sensor read costs and the share of one core the sampler takes at its rate: a bound that
@@ -26,9 +26,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from edgeprof import sensors  # noqa: E402
-from edgeprof.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
-from edgeprof.measure import Protocol, measure  # noqa: E402
+from edgeprof.agent import sensors  # noqa: E402
+from edgeprof.agent.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+from edgeprof.agent.measure import Protocol, measure  # noqa: E402
 from common import add_model_arguments, model_path  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Check edgeprof.analysis against torchvision's metadata and the paper's Fig. 2, model by model.
+"""Check edgeprof.costs against torchvision's metadata and the paper's Fig. 2, model by model.
 
 Exports each torchvision classifier with random weights (BatchNorm randomised and kept unfolded,
 see docs/analysis-conventions.md) into a temporary folder, analyses it, and prints a Markdown
@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 
-from edgeprof import analysis
+from edgeprof import costs
 
 PAPER_FIG2 = os.environ.get("EDGEPROF_PAPER_FIG2", "/work/shared/data/paper_fig2.csv")
 
@@ -83,7 +83,7 @@ def check(name, folder, paper):
     path = os.path.join(folder, name + ".onnx")
     export(build(name), side, path)
     started = time.time()
-    result = analysis.analyze(path)
+    result = costs.analyze(path)
     seconds = time.time() - started
     gmacs, num_params, aux = torchvision_meta(name)
     row = {"model": name, "side": side, "seconds": seconds, "params": result.params,

@@ -1,7 +1,7 @@
 """``edgeprof compare``: a table of one metric across boards, backends and precisions."""
 import sys
 
-from edgeprof import compare
+from edgeprof.reading import compare
 from edgeprof.commands import positive_float, positive_int, print_json
 
 HELP = "compare profiles across boards/backends/precisions (latency, throughput, energy, memory)"

@@ -48,7 +48,7 @@ def _require(names):
 
 
 def run(args):
-    from edgeprof import export, zoo
+    from edgeprof.workstation import export, zoo
     if not (args.zoo or args.models or args.onnx):
         raise UsageError("nothing to export: give --zoo paper, --models NAMES or --onnx PATH --name NAME")
     if not args.onnx:

@@ -2,7 +2,8 @@
 import platform
 import sys
 
-from edgeprof import __version__, backends, board, sensors, sysroot
+from edgeprof import __version__
+from edgeprof.agent import backends, board, sensors, sysroot
 from edgeprof.commands import print_json
 
 # Sensor details worth a line of text (``--json`` shows them all).

@@ -78,12 +78,12 @@ def _layer_lines(analysis):
 
 def run(args):
     try:
-        import onnx  # noqa: F401  (edgeprof.analysis imports it lazily; say early what is missing)
+        import onnx  # noqa: F401  (edgeprof.costs imports it lazily; say early what is missing)
     except ImportError:
         raise EdgeprofError("inspect needs the onnx package, which is not installed here; "
                             "install it with: pip install 'edgeprof[export]'")
-    from edgeprof import analysis
-    result = analysis.analyze(args.model, batch=args.batch)
+    from edgeprof import costs
+    result = costs.analyze(args.model, batch=args.batch)
     if args.json:
         data = dict(result.summary(), file=result.path, batch=result.batch,
                     activation_bytes=result.activation_bytes, notes=result.notes)

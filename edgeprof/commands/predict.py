@@ -1,7 +1,7 @@
 """``edgeprof predict``: latency and energy per image of a model from the board's time-vs-operations fit."""
 import os
 
-from edgeprof import predict
+from edgeprof.reading import predict
 from edgeprof.commands import positive_int, print_json
 from edgeprof.errors import InputFileError, UsageError
 
@@ -26,8 +26,8 @@ def configure(parser):
 def counts_from_onnx(path):
     """paper_ops, macs, fc_macs and params of an ONNX file (at batch 1)."""
     try:
-        from edgeprof import analysis
-        result = analysis.analyze(path, batch=1)
+        from edgeprof import costs
+        result = costs.analyze(path, batch=1)
     except ImportError as exc:
         raise UsageError(f"counting {path} needs onnx ({exc}); install it or give a model NAME with --manifest")
     return {"name": os.path.splitext(os.path.basename(path))[0], "paper_ops": result.paper_ops,
@@ -37,7 +37,7 @@ def counts_from_onnx(path):
 def counts_from_name(name, manifest_path, dataset):
     """Counts of a model NAME from the manifest when given, else from the profiles."""
     if manifest_path:
-        from edgeprof import manifest
+        from edgeprof.records import manifest
         for entry in manifest.load(manifest_path)["models"]:
             if entry["name"] == name:
                 return dict(entry)
@@ -101,7 +101,7 @@ def _text(result):
 
 
 def run(args):
-    from edgeprof.report import data, findings
+    from edgeprof.reading.report import data, findings
     dataset = data.load(args.profiles)
     setup = pick_setup(dataset, args.backend, args.precision)
     if args.model.endswith(".onnx"):

@@ -25,7 +25,7 @@ def _check_matplotlib():
 
 def run(args):
     _check_matplotlib()
-    from edgeprof import report
+    from edgeprof.reading import report
     index = report.build(args.profiles, args.out, manifest_path=args.manifest)
     print(f"report written: {index}")
     print(f"open it in a browser: file://{os.path.abspath(index)}")

@@ -2,11 +2,11 @@
 import logging
 import os
 
-from edgeprof import backends, board, sensors
+from edgeprof.agent import backends, board, sensors
 from edgeprof.commands import non_negative_int, positive_float, positive_int, positive_int_list
-from edgeprof.measure import Protocol
-from edgeprof.models import resolve
-from edgeprof.sweep import Sweep, SweepConfig
+from edgeprof.agent.measure import Protocol
+from edgeprof.agent.selection import resolve
+from edgeprof.agent.sweep import Sweep, SweepConfig
 
 HELP = "measure latency, power and memory per batch size on this board; write profiles"
 DEFAULT_BATCHES = "1,2,4,8,16,32,64"

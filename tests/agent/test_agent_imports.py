@@ -15,9 +15,11 @@ from conftest import REPO, TINY_ONNX
 AGENT_CHECK = """
 import sys
 from edgeprof import cli
-from edgeprof import sweep, measure, profile, compare, board, sensors, manifest, models, predict
-from edgeprof.backends import onnxruntime, tensorrt
-from edgeprof.sensors import ina3221, jtop, tegrastats, nvml, rapl
+from edgeprof.agent import sweep, measure, board, sensors, selection
+from edgeprof.records import profile, manifest
+from edgeprof.reading import compare, predict
+from edgeprof.agent.backends import onnxruntime, tensorrt
+from edgeprof.agent.sensors import ina3221, jtop, tegrastats, nvml, rapl
 assert cli.main(["info", "--json"]) == 0
 assert cli.main(["sweep", "--models", sys.argv[1], "--out", sys.argv[2], "--batch", "1", "--min-seconds", "0.01",
                  "--min-runs", "2", "--warmup-runs", "1", "--warmup-seconds", "0", "--idle-seconds", "0"]) == 0

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from edgeprof import board
+from edgeprof.agent import board
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 

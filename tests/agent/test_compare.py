@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from edgeprof import compare
+from edgeprof.reading import compare
 
 LAT = {"mean": 1.0, "median": 1.0, "p90": 1.0, "p95": 1.0, "p99": 1.0, "min": 1.0, "max": 1.0, "std": 0.0, "cov": 0.0}
 

@@ -7,8 +7,8 @@ import sys
 import pytest
 import yaml
 
-from edgeprof.files import HASH_CHUNK_BYTES
-from edgeprof import manifest
+from edgeprof.records.files import HASH_CHUNK_BYTES
+from edgeprof.records import manifest
 from edgeprof.errors import InputFileError
 
 MODEL_BYTES = b"not really onnx, but the manifest only hashes it"
@@ -171,7 +171,7 @@ def test_verify_file_reports_a_changed_file_and_how_to_fix_it(models_dir):
 
 
 def test_importing_the_manifest_module_imports_neither_torch_nor_onnx():
-    code = ("import sys, edgeprof.manifest; "
+    code = ("import sys, edgeprof.records.manifest; "
             "sys.exit(any(m in sys.modules for m in ('torch', 'onnx', 'onnxruntime')))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     done = subprocess.call([sys.executable, "-c", code], env=env)

@@ -1,7 +1,7 @@
 """The timing protocol and the statistics, against numbers worked out by hand."""
 import pytest
 
-from edgeprof import measure
+from edgeprof.agent import measure
 
 
 def test_statistics_of_a_known_sample():

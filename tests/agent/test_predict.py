@@ -1,9 +1,9 @@
-"""Fits and leave-one-out scoring of edgeprof.predict (pure numpy; runs under Python 3.6 too)."""
+"""Fits and leave-one-out scoring of edgeprof.reading.predict (pure numpy; runs under Python 3.6 too)."""
 import math
 
 import pytest
 
-from edgeprof import predict
+from edgeprof.reading import predict
 from edgeprof.errors import UsageError
 
 

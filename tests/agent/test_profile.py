@@ -5,7 +5,7 @@ import os
 import pytest
 import yaml
 
-from edgeprof import profile
+from edgeprof.records import profile
 from edgeprof.errors import InputFileError, ProfileError
 
 GOOD = {

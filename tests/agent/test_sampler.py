@@ -7,11 +7,11 @@ import time
 import pytest
 import yaml
 
-from edgeprof import profile
-from edgeprof.sensors import ina3221
-from edgeprof.sensors.base import PowerSensor
-from edgeprof.sensors.monitor import PowerMonitor
-from edgeprof.sensors.sampler import counter_j, integrate_w, peak_w, value_at
+from edgeprof.records import profile
+from edgeprof.agent.sensors import ina3221
+from edgeprof.agent.sensors.base import PowerSensor
+from edgeprof.agent.sensors.monitor import PowerMonitor
+from edgeprof.agent.sensors.sampler import counter_j, integrate_w, peak_w, value_at
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 VDD_IN_FILE = "sys/bus/i2c/drivers/ina3221x/0-0041/iio:device1/in_power0_input"

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from edgeprof.errors import SensorError
-from edgeprof.sensors import ina3221
+from edgeprof.agent.sensors import ina3221
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 

@@ -12,9 +12,9 @@ import time
 import pytest
 
 from edgeprof.errors import SensorError
-from edgeprof.sensors import jtop as jtop_sensor
-from edgeprof.sensors import open_monitor
-from edgeprof.sensors.jtop import rails_w
+from edgeprof.agent.sensors import jtop as jtop_sensor
+from edgeprof.agent.sensors import open_monitor
+from edgeprof.agent.sensors.jtop import rails_w
 
 STANDIN = '''
 import time

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from edgeprof.errors import SensorError, UsageError
-from edgeprof.sensors import UnavailableMonitor, open_monitor, sensor_status
+from edgeprof.agent.sensors import UnavailableMonitor, open_monitor, sensor_status
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 

@@ -7,7 +7,7 @@ import types
 import pytest
 
 from edgeprof.errors import SensorError
-from edgeprof.sensors import nvml, open_monitor, rapl
+from edgeprof.agent.sensors import nvml, open_monitor, rapl
 
 POWERCAP = "sys/class/powercap"
 

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from edgeprof.errors import SensorError
-from edgeprof.sensors import open_monitor, tegrastats
-from edgeprof.sensors.tegrastats import parse_line
+from edgeprof.agent.sensors import open_monitor, tegrastats
+from edgeprof.agent.sensors.tegrastats import parse_line
 
 # Recorded lines (from jetson-stats' tegrastats emulator and its tests, which copy real boards).
 TX2_L4T32 = ("RAM 707/7854MB (lfb 1659x4MB) CPU [1%@345,0%@345,0%@345,2%@345,0%@345,0%@345] BCPU@30C "

@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from conftest import REPO, TINY_ONNX
-from edgeprof import profile
-from edgeprof.backends.base import Session
-from edgeprof.backends.onnxruntime import OnnxRuntimeBackend
-from edgeprof.measure import Protocol
-from edgeprof.sensors import UnavailableMonitor
-from edgeprof.sweep import Sweep, SweepConfig
+from edgeprof.records import profile
+from edgeprof.agent.backends.base import Session
+from edgeprof.agent.backends.onnxruntime import OnnxRuntimeBackend
+from edgeprof.agent.measure import Protocol
+from edgeprof.agent.sensors import UnavailableMonitor
+from edgeprof.agent.sweep import Sweep, SweepConfig
 
 FAST = ["--min-seconds", "0.05", "--min-runs", "3", "--warmup-seconds", "0", "--warmup-runs", "1",
         "--idle-seconds", "0", "--power", "none"]
@@ -156,7 +156,7 @@ class FlakyBackend(OnnxRuntimeBackend):
 
 
 def sweep_in_process(models_dir, out, backend, batches):
-    from edgeprof.models import resolve
+    from edgeprof.agent.selection import resolve
     config = SweepConfig(resolve(str(models_dir)), batches, backend, "test", "fp32", str(out),
                          Protocol(0, 1, 0.02, 2), UnavailableMonitor("test"), idle_seconds=0,
                          board_name="testboard", options={"ort_provider": "cpu", "threads": 0})
@@ -208,7 +208,7 @@ def test_a_second_sweep_on_the_same_folder_is_refused(cli, models_dir, tmp_path,
 
 
 def test_a_lock_left_with_this_process_pid_is_taken_over(tmp_path):
-    from edgeprof.lock import LOCK_NAME, FolderLock
+    from edgeprof.agent.lock import LOCK_NAME, FolderLock
     (tmp_path / LOCK_NAME).write_text("%d %s\n" % (os.getpid(), os.uname()[1]))  # a container restarted
     with FolderLock(str(tmp_path)) as lock:
         assert lock.held

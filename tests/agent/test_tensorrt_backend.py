@@ -11,9 +11,9 @@ import threading
 
 import pytest
 
-from edgeprof import backends
-from edgeprof.backends import cuda as cuda_layer
-from edgeprof.backends import tensorrt as trt_backend
+from edgeprof.agent import backends
+from edgeprof.agent.backends import cuda as cuda_layer
+from edgeprof.agent.backends import tensorrt as trt_backend
 from edgeprof.errors import (
     BackendUnavailable,
     EdgeprofError,
@@ -540,7 +540,7 @@ def test_a_sweep_with_the_tensorrt_backend_writes_engine_facts_into_the_profile(
     import yaml
 
     from edgeprof import cli
-    from edgeprof.profile import load
+    from edgeprof.records.profile import load
 
     tiny = str(tmp_path / "tiny.onnx")
     shutil.copy(os.path.join(os.path.dirname(HERE), "data", "tiny.onnx"), tiny)

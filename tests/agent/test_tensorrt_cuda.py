@@ -1,4 +1,4 @@
-"""The CUDA layer chooser of the TensorRT backend (edgeprof.backends.cuda) without pycuda or cuda-python."""
+"""The CUDA layer chooser of the TensorRT backend (edgeprof.agent.backends.cuda) without pycuda or cuda-python."""
 import os
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import edgeprof
-from edgeprof.backends import cuda
+from edgeprof.agent.backends import cuda
 from edgeprof.errors import BackendUnavailable
 
 MODULES = ("pycuda", "pycuda.driver", "cuda", "cuda.bindings", "cuda.bindings.runtime", "cuda.cudart")
@@ -30,7 +30,7 @@ def test_open_layer_raises_backend_unavailable_when_neither_imports(no_cuda_pyth
 
 
 def test_importing_the_backend_modules_imports_no_runtime():
-    code = ("import sys, edgeprof.backends.tensorrt, edgeprof.backends.cuda; "
+    code = ("import sys, edgeprof.agent.backends.tensorrt, edgeprof.agent.backends.cuda; "
             "print(sorted(m for m in ('tensorrt', 'pycuda', 'cuda', 'torch', 'onnx') if m in sys.modules))")
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(edgeprof.__file__))))
     out = subprocess.check_output([sys.executable, "-c", code], universal_newlines=True, env=env)

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from edgeprof.backends import tensorrt as trt_backend
+from edgeprof.agent.backends import tensorrt as trt_backend
 
 NAMES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "trt_names")
 BACKEND_SOURCE = os.path.join(os.path.dirname(os.path.abspath(trt_backend.__file__)), "tensorrt.py")

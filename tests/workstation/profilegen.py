@@ -5,8 +5,8 @@ size unless a test says otherwise, so the time-vs-operations fit must give that 
 """
 import os
 
-from edgeprof import profile
-from edgeprof.files import write_atomic
+from edgeprof.records import profile
+from edgeprof.records.files import write_atomic
 
 INTERCEPT_MS = 2.0
 SLOPE_MS_PER_GOP = 5.0

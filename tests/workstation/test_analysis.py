@@ -1,4 +1,4 @@
-"""edgeprof.analysis and ``edgeprof inspect``: counting rules on small hand-built graphs, exact
+"""edgeprof.costs and ``edgeprof inspect``: counting rules on small hand-built graphs, exact
 agreement with torchvision on exported models, and clear errors for bad files.
 
 The full zoo (VGG, ResNet-34..152, Inception-v3) runs with EDGEPROF_SLOW=1; the table it
@@ -11,7 +11,7 @@ import struct
 
 import pytest
 
-from edgeprof import analysis
+from edgeprof import costs
 from edgeprof.errors import InputFileError, UsageError
 
 onnx = pytest.importorskip("onnx")
@@ -54,7 +54,7 @@ def _save(tmp_path, nodes, input_dims, initializers=(), batch="N", name="m.onnx"
 
 
 def _one_layer(tmp_path, node, input_dims, initializers=()):
-    result = analysis.analyze(_save(tmp_path, [node], input_dims, initializers))
+    result = costs.analyze(_save(tmp_path, [node], input_dims, initializers))
     return result, result.layers[0]
 
 
@@ -96,7 +96,7 @@ def test_gemm_with_transposed_weight_is_a_fully_connected_layer(tmp_path):
 
 def test_matmul_with_a_weight_and_its_bias_add_count_as_one_fully_connected_layer(tmp_path):
     nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "b"], ["y"])]
-    result = analysis.analyze(_save(tmp_path, nodes, [5, 8], [_weight("w", 8, 3), _weight("b", 3)]))
+    result = costs.analyze(_save(tmp_path, nodes, [5, 8], [_weight("w", 8, 3), _weight("b", 3)]))
     assert result.layers[0]["macs"] == 5 * 3 * 8
     assert (result.fc_params, result.fc_macs) == (8 * 3 + 3, 5 * 3 * 8)
 
@@ -104,7 +104,7 @@ def test_matmul_with_a_weight_and_its_bias_add_count_as_one_fully_connected_laye
 def test_matmul_of_two_activations_costs_macs_but_holds_no_params(tmp_path):
     nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1]),
              helper.make_node("MatMul", ["x", "t"], ["y"])]
-    result = analysis.analyze(_save(tmp_path, nodes, [4, 6]))
+    result = costs.analyze(_save(tmp_path, nodes, [4, 6]))
     assert result.layers[1]["macs"] == 4 * 4 * 6
     assert (result.params, result.fc_macs) == (0, 0)
 
@@ -123,7 +123,7 @@ def test_global_average_pool_costs_one_op_per_input_element(tmp_path):
 
 def test_residual_add_costs_two_ops_per_element_and_relu_one(tmp_path):
     nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["x", "r"], ["y"])]
-    result = analysis.analyze(_save(tmp_path, nodes, [4, 5]))
+    result = costs.analyze(_save(tmp_path, nodes, [4, 5]))
     assert [layer["paper_ops"] for layer in result.layers] == [20, 40]
 
 
@@ -159,7 +159,7 @@ def test_shape_ops_with_a_constant_node_cost_nothing_and_are_not_layers(tmp_path
              helper.make_node("Reshape", ["x", "s"], ["r"]),
              helper.make_node("Concat", ["r", "r"], ["c"], axis=1),
              helper.make_node("Dropout", ["c"], ["y"])]
-    result = analysis.analyze(_save(tmp_path, nodes, [2, 3, 3]))
+    result = costs.analyze(_save(tmp_path, nodes, [2, 3, 3]))
     assert [layer["op_type"] for layer in result.layers] == ["Reshape", "Concat", "Dropout"]
     assert result.layers[1]["output_shape"] == [1, 36]
     assert (result.paper_ops, result.unsupported_ops) == (0, [])
@@ -174,7 +174,7 @@ def test_shapes_computed_from_sizes_are_folded_so_later_layers_are_costed(tmp_pa
              helper.make_node("Gather", ["s", "i1"], ["c"]), helper.make_node("Div", ["c", "two"], ["half"]),
              helper.make_node("Concat", ["n", "two", "half", "nine"], ["shape"], axis=0),
              helper.make_node("Reshape", ["x", "shape"], ["r"]), helper.make_node("Relu", ["r"], ["y"])]
-    result = analysis.analyze(_save(tmp_path, nodes, [4, 3, 3]), batch=2)
+    result = costs.analyze(_save(tmp_path, nodes, [4, 3, 3]), batch=2)
     assert result.layers[-1]["output_shape"] == [2, 2, 2, 9]
     assert (result.paper_ops, result.unsupported_ops) == (2 * 36, [])
 
@@ -186,14 +186,14 @@ def test_unknown_op_is_listed_as_not_costed_and_left_out_of_the_totals(tmp_path)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("my.ops", 1)])
     path = str(tmp_path / "custom.onnx")
     onnx.save(model, path)
-    result = analysis.analyze(path)
+    result = costs.analyze(path)
     assert result.unsupported_ops == ["FancyOp"]
     assert result.layers[1]["macs"] is None and result.paper_ops == 4
 
 
 def test_an_initializer_read_by_two_layers_is_counted_once(tmp_path):
     nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("MatMul", ["h", "w"], ["y"])]
-    result = analysis.analyze(_save(tmp_path, nodes, [4], [_weight("w", 4, 4)]))
+    result = costs.analyze(_save(tmp_path, nodes, [4], [_weight("w", 4, 4)]))
     assert [layer["params"] for layer in result.layers] == [16, 0]
 
 
@@ -201,7 +201,7 @@ def test_an_initializer_read_by_two_layers_is_counted_once(tmp_path):
 
 def test_batch_multiplies_macs_ops_and_activations_of_a_dynamic_batch_model(tmp_path):
     path = _save(tmp_path, [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)], [10], [_weight("w", 7, 10)])
-    one, eight = analysis.analyze(path), analysis.analyze(path, batch=8)
+    one, eight = costs.analyze(path), costs.analyze(path, batch=8)
     assert (eight.macs, eight.paper_ops, eight.activation_bytes) == (8 * one.macs, 8 * one.paper_ops,
                                                                      8 * one.activation_bytes)
     assert (eight.params, eight.layers[0]["output_shape"]) == (one.params, [8, 7])
@@ -209,7 +209,7 @@ def test_batch_multiplies_macs_ops_and_activations_of_a_dynamic_batch_model(tmp_
 
 def test_a_batch_fixed_at_one_is_scaled_with_a_note(tmp_path):
     path = _save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], [10], batch=1)
-    result = analysis.analyze(path, batch=4)
+    result = costs.analyze(path, batch=4)
     assert result.paper_ops == 40
     assert "scaled by 4" in result.notes[0]
 
@@ -217,7 +217,7 @@ def test_a_batch_fixed_at_one_is_scaled_with_a_note(tmp_path):
 def test_a_batch_fixed_at_another_size_is_a_usage_error_naming_the_flag(tmp_path):
     path = _save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], [10], batch=2)
     with pytest.raises(UsageError, match="--batch 2"):
-        analysis.analyze(path, batch=4)
+        costs.analyze(path, batch=4)
 
 
 def test_a_second_input_fixed_at_one_does_not_scale_a_dynamic_batch_model(tmp_path):
@@ -228,20 +228,20 @@ def test_a_second_input_fixed_at_one_does_not_scale_a_dynamic_batch_model(tmp_pa
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     path = str(tmp_path / "two.onnx")
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
-    result = analysis.analyze(path, batch=3)
+    result = costs.analyze(path, batch=3)
     assert (result.paper_ops, result.layers[0]["output_shape"], result.notes) == (3 * 4 * 2, [3, 4], [])
 
 
 def test_a_dynamic_size_besides_the_batch_is_an_error(tmp_path):
     path = _save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], ["H", 10])
     with pytest.raises(InputFileError, match="fixed input size"):
-        analysis.analyze(path)
+        costs.analyze(path)
 
 
 def test_peak_activation_frees_each_tensor_after_its_last_reader(tmp_path):
     nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Relu", ["a"], ["b"]),
              helper.make_node("Relu", ["b"], ["y"])]
-    result = analysis.analyze(_save(tmp_path, nodes, [100]))
+    result = costs.analyze(_save(tmp_path, nodes, [100]))
     assert result.peak_activation_bytes == 2 * 100 * 4
     assert result.activation_bytes == 3 * 100 * 4
 
@@ -250,7 +250,7 @@ def test_weights_in_external_data_are_counted_from_their_dims(tmp_path):
     path = _save(tmp_path, [helper.make_node("MatMul", ["x", "w"], ["y"])], [64], [_weight("w", 64, 64)])
     model = onnx.load(path)
     onnx.save(model, path, save_as_external_data=True, location="m.onnx.data", size_threshold=0)
-    result = analysis.analyze(path)
+    result = costs.analyze(path)
     assert (result.params, result.weight_bytes) == (64 * 64, 64 * 64 * 4)
 
 
@@ -259,7 +259,7 @@ def test_missing_external_data_is_an_error_naming_the_data_file(tmp_path):
     onnx.save(onnx.load(path), path, save_as_external_data=True, location="m.onnx.data", size_threshold=0)
     os.remove(str(tmp_path / "m.onnx.data"))
     with pytest.raises(InputFileError, match="m.onnx.data"):
-        analysis.analyze(path)
+        costs.analyze(path)
 
 
 # ---- bad files ---------------------------------------------------------------------------------
@@ -271,21 +271,21 @@ def small_model(tmp_path):
 
 def test_a_missing_file_is_an_input_file_error_naming_it(tmp_path):
     with pytest.raises(InputFileError, match="nothere.onnx"):
-        analysis.analyze(str(tmp_path / "nothere.onnx"))
+        costs.analyze(str(tmp_path / "nothere.onnx"))
 
 
 def test_a_text_file_is_not_a_readable_onnx_model(tmp_path):
     path = tmp_path / "notes.onnx"
     path.write_text("these are not the weights you are looking for\n")
     with pytest.raises(InputFileError, match="notes.onnx"):
-        analysis.analyze(str(path))
+        costs.analyze(str(path))
 
 
 def test_an_empty_file_is_not_a_whole_model(tmp_path):
     path = tmp_path / "empty.onnx"
     path.write_bytes(b"")
     with pytest.raises(InputFileError, match="empty.onnx is empty or not a whole ONNX model"):
-        analysis.analyze(str(path))
+        costs.analyze(str(path))
 
 
 def test_a_file_cut_inside_its_weights_is_an_input_file_error(small_model):
@@ -294,7 +294,7 @@ def test_a_file_cut_inside_its_weights_is_an_input_file_error(small_model):
     with open(small_model, "wb") as handle:
         handle.write(data[:len(data) // 2])
     with pytest.raises(InputFileError, match="not a readable ONNX model"):
-        analysis.analyze(small_model)
+        costs.analyze(small_model)
 
 
 def test_a_file_cut_before_its_opset_import_is_an_input_file_error(small_model):
@@ -305,7 +305,7 @@ def test_a_file_cut_before_its_opset_import_is_an_input_file_error(small_model):
     with open(small_model, "wb") as handle:
         handle.write(data[:-len(opset_bytes)])
     with pytest.raises(InputFileError, match="no opset import"):
-        analysis.analyze(small_model)
+        costs.analyze(small_model)
 
 
 # ---- the command ---------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ def exported(tmp_path_factory):
 
 def _agreement(name, path):
     tool = _check_tool()
-    result = analysis.analyze(path)
+    result = costs.analyze(path)
     gmacs, num_params, aux = tool.torchvision_meta(name)
     paper = tool.paper_gops().get(tool.MODELS.get(name, (224, None))[1])
     return result, gmacs, num_params - aux, paper
@@ -390,7 +390,7 @@ def test_a_folded_batchnorm_graph_holds_one_param_per_channel_less(exported):
 
 
 def test_alexnet_fully_connected_layers_hold_most_params_but_few_macs(exported):
-    result = analysis.analyze(exported("alexnet"))
+    result = costs.analyze(exported("alexnet"))
     assert result.fc_params > 0.9 * result.params
     assert result.fc_macs < 0.1 * result.macs
 
@@ -410,5 +410,5 @@ def test_a_550_mb_vgg19_file_is_analysed_in_seconds(exported):
     path = exported("vgg19")
     assert os.path.getsize(path) > 500e6
     started = time.time()
-    analysis.analyze(path)
+    costs.analyze(path)
     assert time.time() - started < 5

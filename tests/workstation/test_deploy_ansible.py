@@ -17,7 +17,7 @@ import sysconfig
 
 import pytest
 
-from edgeprof import profile
+from edgeprof.records import profile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOK = os.path.join(REPO, "deploy", "ansible", "site.yml")

@@ -13,7 +13,8 @@ import onnxruntime
 import pytest
 import torch
 
-from edgeprof import export, manifest, zoo
+from edgeprof.workstation import export, zoo
+from edgeprof.records import manifest
 from edgeprof.cli import main
 from edgeprof.errors import EdgeprofError
 

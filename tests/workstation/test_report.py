@@ -10,8 +10,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import profilegen
 
-from edgeprof import report
-from edgeprof.report import data, findings
+from edgeprof.reading import report
+from edgeprof.reading.report import data, findings
 
 FC_SHARES = {1: 0.6, 2: 0.5, 4: 0.35, 8: 0.2}
 
@@ -198,10 +198,13 @@ def test_fc_share_is_read_where_the_tensorrt_backend_records_it():
     assert data.fc_share_of({"batch": 1, "status": "ok"}) is None
 
 
-def test_family_falls_back_to_the_name_without_its_depth():
-    assert data.family_of("resnet18") == "resnet"
-    assert data.family_of("inception_v3") == "inception"
-    assert data.family_of("googlenet") == "googlenet"
+def test_a_profile_without_a_family_gets_the_zoo_s_family_or_the_name_s_stem():
+    # one family_of for export and report: a model is grouped alike with or without its manifest
+    assert data.family_of("resnet18") == "ResNet"
+    assert data.family_of("inception_v3") == "Inception"
+    assert data.family_of("wide_resnet50_2") == "WideResNet"
+    assert data.family_of("mynet_v2") == "mynet"
+    assert data.family_of("tiny") == "tiny"
 
 
 def test_cli_report_prints_the_path_of_index_html(cli, tmp_path):

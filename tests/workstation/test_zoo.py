@@ -5,7 +5,7 @@ Builds models with random weights only; nothing is downloaded.
 import pytest
 import torch
 
-from edgeprof import zoo
+from edgeprof.workstation import zoo
 from edgeprof.errors import UsageError
 
 

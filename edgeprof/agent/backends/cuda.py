@@ -1,0 +1,280 @@
+"""The CUDA layer of the TensorRT backend: device memory, a stream, timing events.
+
+Two implementations with one small interface, chosen in :func:`open_layer`:
+
+- pycuda (the JetPack 4 habit): a context is created explicitly for device 0 and popped
+  at once; every use pushes it onto the calling thread and pops it again (:meth:`active`),
+  so the sweep may open a session in one thread and run it in another without pycuda's
+  "invalid device context" errors. ``close`` detaches the context.
+- cuda-python (``cuda.bindings.runtime``, or ``cuda.cudart`` in cuda-python < 12.6): the
+  runtime API's primary context; :meth:`active` selects the device in the calling thread.
+
+Both give buffers as integer device pointers and host arrays in page-locked memory, so
+copies are truly asynchronous and TensorRT gets plain addresses. pycuda and cuda-python are
+imported lazily, inside these functions only.
+"""
+import contextlib
+import ctypes
+import importlib
+
+from edgeprof.errors import BackendUnavailable, EdgeprofError, OutOfMemory
+from edgeprof.util import text_of
+
+INSTALL_HINT = ("install pycuda (JetPack 4: sudo apt-get install python3-pycuda, or pip3 install pycuda) "
+                "or cuda-python (pip install cuda-python)")
+
+
+def _import_cudart():
+    """The cuda-python runtime module, new path first; raises ImportError when absent."""
+    try:
+        return importlib.import_module("cuda.bindings.runtime")
+    except ImportError:
+        return importlib.import_module("cuda.cudart")
+
+
+def available():
+    """``None`` when pycuda or cuda-python imports, else one line saying why not."""
+    reasons = []
+    try:
+        importlib.import_module("pycuda.driver")
+        return None
+    except (ImportError, OSError) as exc:
+        reasons.append("pycuda: %s" % exc)
+    try:
+        _import_cudart()
+        return None
+    except (ImportError, OSError) as exc:
+        reasons.append("cuda-python: %s" % exc)
+    return "no CUDA Python layer (%s); %s" % ("; ".join(reasons), INSTALL_HINT)
+
+
+def open_layer():
+    """The CUDA layer for device 0: pycuda where it imports, else cuda-python.
+
+    Raises:
+        BackendUnavailable: neither imports, or no CUDA device can be opened.
+    """
+    try:
+        driver = importlib.import_module("pycuda.driver")
+    except (ImportError, OSError):
+        driver = None
+    if driver is not None:
+        return PyCudaLayer(driver)
+    try:
+        cudart = _import_cudart()
+    except (ImportError, OSError):
+        raise BackendUnavailable(available() or "no CUDA Python layer; " + INSTALL_HINT)
+    return CudaPythonLayer(cudart)
+
+
+def _is_oom_text(text):
+    text = (text or "").lower()
+    return "out of memory" in text or "memory allocation" in text or "memoryallocation" in text
+
+
+class PyCudaLayer(object):
+    """CUDA through pycuda, with an explicit context pushed around every use."""
+
+    name = "pycuda"
+
+    def __init__(self, driver):
+        self._cuda = driver
+        try:
+            driver.init()
+            self._device = driver.Device(0)
+            self._context = self._device.make_context()
+        except driver.Error as exc:
+            raise BackendUnavailable("pycuda cannot open CUDA device 0 (%s); check `nvidia-smi` or "
+                                     "`tegrastats` and that this user may use the GPU" % exc)
+        self._context.pop()
+        self._buffers = []
+        self._closed = False
+
+    @contextlib.contextmanager
+    def active(self):
+        """Make this layer's context current in the calling thread for the ``with`` body."""
+        self._context.push()
+        try:
+            yield
+        finally:
+            self._cuda.Context.pop()
+
+    def device_name(self):
+        return self._device.name()
+
+    def compute_capability(self):
+        """``'major.minor'`` of device 0, e.g. ``'5.3'`` on a Nano."""
+        return "%d.%d" % self._device.compute_capability()
+
+    def cuda_version(self):
+        """The CUDA driver API version pycuda sees, as ``'10.2'``."""
+        version = self._cuda.get_driver_version()
+        return "%d.%d" % (version // 1000, (version % 1000) // 10)
+
+    def alloc(self, nbytes):
+        """A device buffer of ``nbytes``; its integer address is ``int(buffer)``."""
+        try:
+            buffer = self._cuda.mem_alloc(max(int(nbytes), 1))
+        except self._cuda.MemoryError as exc:
+            raise OutOfMemory("cudaMalloc of %d bytes failed: %s" % (nbytes, exc))
+        self._buffers.append(buffer)
+        return buffer
+
+    def pinned_empty(self, shape, dtype):
+        """A numpy array in page-locked host memory."""
+        try:
+            return self._cuda.pagelocked_empty(tuple(shape), dtype)
+        except self._cuda.MemoryError as exc:
+            raise OutOfMemory("page-locked host allocation of shape %s failed: %s" % (tuple(shape), exc))
+
+    def create_stream(self):
+        return self._cuda.Stream()
+
+    def stream_handle(self, stream):
+        return stream.handle
+
+    def htod_async(self, buffer, host, stream):
+        self._cuda.memcpy_htod_async(buffer, host, stream)
+
+    def dtoh_async(self, host, buffer, stream):
+        self._cuda.memcpy_dtoh_async(host, buffer, stream)
+
+    def synchronize(self, stream):
+        stream.synchronize()
+
+    def create_event(self):
+        return self._cuda.Event()
+
+    def record(self, event, stream):
+        event.record(stream)
+
+    def elapsed_ms(self, start, end):
+        end.synchronize()
+        return end.time_since(start)
+
+    def close(self):
+        """Free the device buffers, then detach the context (safe to call twice).
+
+        Streams, events and page-locked arrays are freed by pycuda when their last reference
+        goes; the caller drops those inside :meth:`active` before calling this.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        with self.active():
+            for buffer in self._buffers:
+                buffer.free()
+            self._buffers = []
+        self._context.detach()
+
+
+class CudaPythonLayer(object):
+    """CUDA through cuda-python's runtime API (every call returns ``(error, *values)``)."""
+
+    name = "cuda-python"
+
+    def __init__(self, cudart):
+        self._rt = cudart
+        self._device = 0
+        self._check(cudart.cudaSetDevice(self._device), "cudaSetDevice(0)", unavailable=True)
+        self._props = self._check(cudart.cudaGetDeviceProperties(self._device), "cudaGetDeviceProperties",
+                                  unavailable=True)
+        self._owned = []  # (release function name, handle), released in reverse order by close()
+
+    def _check(self, result, what, unavailable=False):
+        """Raise on a CUDA error; return the value(s) after the error code."""
+        if not isinstance(result, tuple):
+            result = (result,)
+        err, values = result[0], result[1:]
+        if err != self._rt.cudaError_t.cudaSuccess:
+            text = "%s failed: %s" % (what, self._error_text(err))
+            if unavailable:
+                raise BackendUnavailable(text + "; check that this user may use the GPU (nvidia-smi)")
+            if _is_oom_text(text):
+                raise OutOfMemory(text)
+            raise EdgeprofError(text + "; rerun with -v and check the CUDA install")
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else values
+
+    def _error_text(self, err):
+        try:
+            name = self._rt.cudaGetErrorName(err)[1]
+            text = self._rt.cudaGetErrorString(err)[1]
+            return "%s (%s)" % (text_of(name), text_of(text))
+        except (AttributeError, IndexError, TypeError):  # the error text is best effort
+            return str(err)
+
+    @contextlib.contextmanager
+    def active(self):
+        """Select device 0 in the calling thread (the runtime API's primary context)."""
+        self._check(self._rt.cudaSetDevice(self._device), "cudaSetDevice(0)")
+        yield
+
+    def device_name(self):
+        return text_of(self._props.name)
+
+    def compute_capability(self):
+        return "%d.%d" % (self._props.major, self._props.minor)
+
+    def cuda_version(self):
+        """The CUDA runtime version, as ``'12.2'``."""
+        version = self._check(self._rt.cudaRuntimeGetVersion(), "cudaRuntimeGetVersion")
+        return "%d.%d" % (version // 1000, (version % 1000) // 10)
+
+    def _own(self, release, handle):
+        self._owned.append((release, handle))
+        return handle
+
+    def alloc(self, nbytes):
+        address = self._check(self._rt.cudaMalloc(max(int(nbytes), 1)), "cudaMalloc of %d bytes" % nbytes)
+        return self._own("cudaFree", int(address))
+
+    def pinned_empty(self, shape, dtype):
+        """A numpy array in page-locked host memory (cudaMallocHost), valid until :meth:`close`."""
+        import numpy
+        dtype = numpy.dtype(dtype)
+        count = int(numpy.prod(shape)) if len(shape) else 1
+        nbytes = max(count * dtype.itemsize, 1)
+        address = int(self._check(self._rt.cudaMallocHost(nbytes), "cudaMallocHost of %d bytes" % nbytes))
+        raw = (ctypes.c_byte * nbytes).from_address(address)
+        self._own("cudaFreeHost", address)
+        return numpy.frombuffer(raw, dtype=dtype, count=count).reshape(shape)
+
+    def create_stream(self):
+        return self._own("cudaStreamDestroy", self._check(self._rt.cudaStreamCreate(), "cudaStreamCreate"))
+
+    def stream_handle(self, stream):
+        return int(stream)
+
+    def htod_async(self, buffer, host, stream):
+        kind = self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice
+        self._check(self._rt.cudaMemcpyAsync(buffer, host.ctypes.data, host.nbytes, kind, stream),
+                    "cudaMemcpyAsync host to device")
+
+    def dtoh_async(self, host, buffer, stream):
+        kind = self._rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        self._check(self._rt.cudaMemcpyAsync(host.ctypes.data, buffer, host.nbytes, kind, stream),
+                    "cudaMemcpyAsync device to host")
+
+    def synchronize(self, stream):
+        self._check(self._rt.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
+
+    def create_event(self):
+        return self._own("cudaEventDestroy", self._check(self._rt.cudaEventCreate(), "cudaEventCreate"))
+
+    def record(self, event, stream):
+        self._check(self._rt.cudaEventRecord(event, stream), "cudaEventRecord")
+
+    def elapsed_ms(self, start, end):
+        self._check(self._rt.cudaEventSynchronize(end), "cudaEventSynchronize")
+        return float(self._check(self._rt.cudaEventElapsedTime(start, end), "cudaEventElapsedTime"))
+
+    def close(self):
+        """Free every buffer, stream and event this layer handed out (safe to call twice)."""
+        with self.active():
+            while self._owned:
+                release, handle = self._owned.pop()
+                getattr(self._rt, release)(handle)
+
+

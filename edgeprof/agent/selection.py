@@ -1,0 +1,89 @@
+"""Which models a sweep runs: entries of models/manifest.yaml, or one bare ONNX file.
+
+This is agent code (Python 3.6, no torch/onnx needed): a bare ONNX file gets its static costs
+from ``edgeprof.costs`` only when onnx is importable, and is otherwise swept with those
+fields left empty and a note saying why.
+"""
+import logging
+import os
+
+from edgeprof.errors import InputFileError, UsageError
+from edgeprof.records.files import sha256_file
+
+log = logging.getLogger("edgeprof")
+MANIFEST_NAME = "manifest.yaml"
+
+# Static fields a profile copies from the manifest, so that it stands on its own.
+STATIC_FIELDS = ("name", "family", "file", "sha256", "input_shape", "opset", "params", "graph_params",
+                 "macs", "paper_ops", "weight_bytes", "fc_params", "fc_macs", "top1", "top5",
+                 "accuracy_source", "weights")
+
+
+def _from_manifest(manifest_path, only):
+    from edgeprof.records import manifest
+    data = manifest.load(manifest_path)
+    folder = os.path.dirname(os.path.abspath(manifest_path))
+    entries = list(manifest.entries(data))
+    if only:
+        known = set(e["name"] for e in entries)
+        unknown = [name for name in only if name not in known]
+        if unknown:
+            raise UsageError("--only names %s not in %s (it has: %s)"
+                             % (", ".join(unknown), manifest_path, ", ".join(sorted(known))))
+        entries = [e for e in entries if e["name"] in only]
+    models = []
+    for entry in entries:
+        manifest.verify_file(entry, folder)
+        model = dict((k, entry.get(k)) for k in STATIC_FIELDS if entry.get(k) is not None)
+        model["path"] = os.path.join(folder, entry["file"])
+        models.append(model)
+    return models
+
+
+def _from_onnx(path):
+    if not os.path.isfile(path):
+        raise InputFileError("no such model file: %s" % path)
+    model = {"name": os.path.splitext(os.path.basename(path))[0], "file": os.path.basename(path),
+             "sha256": sha256_file(path), "path": os.path.abspath(path)}
+    try:
+        from edgeprof import costs
+        import onnx  # noqa: F401  (analysis needs it; check before trying)
+    except ImportError:
+        model["static_note"] = ("static costs not computed: onnx is not installed here; export with "
+                                "`edgeprof export --onnx` on a workstation to get them in a manifest")
+        log.info("%s: %s", path, model["static_note"])
+        return [model]
+    try:
+        summary = costs.analyze(path).summary()
+    except UsageError:  # a batch axis fixed above 1: the sweep sets the batch itself
+        raise InputFileError("%s has a fixed batch size; edgeprof sweep needs a dynamic batch axis: "
+                             "export the model again with one" % path)
+    for key in ("params", "macs", "paper_ops", "weight_bytes", "opset", "input_shape", "fc_params", "fc_macs"):
+        if summary.get(key) is not None:
+            model[key] = summary[key]
+    return [model]
+
+
+def resolve(models_arg, only=None):
+    """The models to sweep for ``--models`` (a folder with a manifest, a manifest file or an ONNX file).
+
+    Every model file is checked (present, sha256 as in the manifest) before anything runs.
+
+    Returns:
+        list of dicts: the static fields of each model plus ``path`` (absolute path of the ONNX file).
+    """
+    if os.path.isdir(models_arg):
+        manifest_path = os.path.join(models_arg, MANIFEST_NAME)
+        if not os.path.isfile(manifest_path):
+            raise InputFileError("%s has no %s; run `edgeprof export --out %s` first, or pass an .onnx file"
+                                 % (models_arg, MANIFEST_NAME, models_arg))
+        return _from_manifest(manifest_path, only)
+    if not os.path.exists(models_arg):
+        raise InputFileError("no such file or folder: %s" % models_arg)
+    if models_arg.endswith((".yaml", ".yml")):
+        return _from_manifest(models_arg, only)
+    if models_arg.endswith(".onnx"):
+        if only:
+            raise UsageError("--only selects models of a manifest; %s is a single ONNX file" % models_arg)
+        return _from_onnx(models_arg)
+    raise InputFileError("%s is neither a models folder, a manifest (.yaml) nor an .onnx file" % models_arg)

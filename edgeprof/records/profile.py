@@ -1,0 +1,161 @@
+"""Profiles: schema ``edgeprof/profile/v1`` as YAML; load, validate, save atomically, merge runs.
+
+A profile holds one (board, model, backend, precision) and a run entry per batch size.
+The full field list is in docs/profile-schema.md. Loading uses ``yaml.safe_load`` only;
+validation names the field that is wrong; saving writes a temp file in the same folder,
+fsyncs it and renames it over the old one, so a killed process leaves the old or the new
+file, never half of one.
+"""
+import datetime
+import os
+
+import yaml
+
+from edgeprof.errors import InputFileError, ProfileError
+from edgeprof.records.files import write_atomic
+from edgeprof.records.schema import NUMBER as _NUMBER
+from edgeprof.records.schema import check_fields, check_version
+
+SCHEMA = "edgeprof/profile/v1"
+RUN_STATUSES = ("ok", "oom", "error")
+LATENCY_STATS = ("mean", "median", "p90", "p95", "p99", "min", "max", "std", "cov")
+
+# field -> (type, required). Nested mappings are checked by their own tables below.
+TOP_FIELDS = {
+    "schema": (str, True),
+    "edgeprof_version": (str, True),
+    "created": (str, True),
+    "updated": (str, False),
+    "board": (dict, True),
+    "model": (dict, True),
+    "backend": (dict, True),
+    "protocol": (dict, True),
+    "power": (dict, True),
+    "runs": (list, True),
+}
+BOARD_FIELDS = {"model": (str, True), "slug": (str, True), "is_jetson": (bool, False)}
+MODEL_FIELDS = {
+    "name": (str, True), "file": (str, False), "sha256": (str, False), "input_shape": (list, False),
+    "params": (int, False), "macs": (int, False), "paper_ops": (int, False),
+    "weight_bytes": (int, False), "top1": (_NUMBER, False), "top5": (_NUMBER, False),
+}
+BACKEND_FIELDS = {"name": (str, True), "version": (str, False), "precision": (str, True),
+                  "device": (str, False), "options": (dict, False)}
+PROTOCOL_FIELDS = {"warmup_seconds": (_NUMBER, True), "warmup_runs": (int, True),
+                   "min_seconds": (_NUMBER, True), "min_runs": (int, True)}
+POWER_FIELDS = {"status": (str, True)}
+RUN_FIELDS = {
+    "batch": (int, True), "status": (str, True), "settings_id": (str, True), "message": (str, False),
+    "latency_ms": (dict, False), "device_time_ms": (dict, False), "runs": (int, False),
+    "window_s": (_NUMBER, False), "throughput_ips": (_NUMBER, False), "warnings": (list, False),
+    "memory": (dict, False), "power": (dict, False), "board_state": (dict, False),
+}
+
+
+def now_iso():
+    """UTC time as ISO 8601 with a ``Z``, to the second."""
+    return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z"
+
+
+def _check_run(run, index, source):
+    where = "runs[%d]" % index
+    if not isinstance(run, dict):
+        raise ProfileError("%s: field %r must be a mapping, got %s" % (source, where, type(run).__name__))
+    check_fields(run, RUN_FIELDS, where, source, ProfileError)
+    if run["batch"] < 1:
+        raise ProfileError("%s: field '%s.batch' must be >= 1, got %d" % (source, where, run["batch"]))
+    if run["status"] not in RUN_STATUSES:
+        raise ProfileError("%s: field '%s.status' must be one of %s, got %r"
+                           % (source, where, ", ".join(RUN_STATUSES), run["status"]))
+    if run["status"] != "ok":
+        return
+    for field in ("latency_ms", "throughput_ips", "runs"):
+        if run.get(field) is None:
+            raise ProfileError("%s: field '%s.%s' is missing (required when status is ok)"
+                               % (source, where, field))
+    stats = {name: (_NUMBER, True) for name in LATENCY_STATS}
+    check_fields(run["latency_ms"], stats, where + ".latency_ms", source, ProfileError)
+
+
+def validate(data, source="<profile>"):
+    """Check a loaded profile; raise :class:`ProfileError` naming the first wrong field."""
+    if not isinstance(data, dict):
+        raise ProfileError("%s: a profile must be a YAML mapping, got %s" % (source, type(data).__name__))
+    check_version(data, source, SCHEMA, "profile", ProfileError)
+    check_fields(data, TOP_FIELDS, "", source, ProfileError)
+    for field, table in (("board", BOARD_FIELDS), ("model", MODEL_FIELDS),
+                         ("backend", BACKEND_FIELDS), ("protocol", PROTOCOL_FIELDS),
+                         ("power", POWER_FIELDS)):
+        check_fields(data[field], table, field, source, ProfileError)
+    for index, run in enumerate(data["runs"]):
+        _check_run(run, index, source)
+    return data
+
+
+def read_yaml(path):
+    """``yaml.safe_load`` of a file, with one-line errors for missing and malformed files."""
+    try:
+        with open(path, "rb") as f:  # bytes: YAML's own UTF-8/16 decoding, not the locale's
+            text = f.read()
+    except (IOError, OSError) as exc:
+        raise InputFileError("cannot read %s: %s" % (path, exc.strerror or exc))
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = " (line %d, column %d)" % (mark.line + 1, mark.column + 1) if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputFileError("%s is not valid YAML%s: %s" % (path, where, problem))
+
+
+def load(path):
+    """Load and validate one profile file."""
+    return validate(read_yaml(path), source=path)
+
+
+def dump_yaml(data):
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False, width=100)
+
+
+def save(path, data):
+    """Validate and atomically save a profile; stamps ``updated``."""
+    data["updated"] = now_iso()
+    validate(data, source=path)
+    write_atomic(path, dump_yaml(data))
+
+
+def find_run(data, batch, settings_id):
+    """The run entry for ``batch`` recorded with ``settings_id``, or ``None``."""
+    for run in data.get("runs", []):
+        if run.get("batch") == batch and run.get("settings_id") == settings_id:
+            return run
+    return None
+
+
+def put_run(data, run):
+    """Insert or replace the run for ``run['batch']``, keeping runs sorted by batch."""
+    runs = [r for r in data.get("runs", []) if r.get("batch") != run["batch"]]
+    runs.append(run)
+    runs.sort(key=lambda r: r["batch"])
+    data["runs"] = runs
+
+
+def iter_profile_files(paths):
+    """Profile YAML files under the given files/folders, in the order given (sorted within a folder).
+
+    Raises :class:`InputFileError` when a path does not exist.
+    """
+    found = []
+    for given in paths:
+        if os.path.isdir(given):
+            inside = []
+            for folder, _, files in os.walk(given):
+                inside.extend(os.path.join(folder, f) for f in files
+                              if f.endswith((".yaml", ".yml")) and not f.startswith("."))
+            found.extend(f for f in sorted(inside) if f not in found)
+        elif os.path.isfile(given):
+            if given not in found:
+                found.append(given)
+        else:
+            raise InputFileError("no such file or folder: %s" % given)
+    return found
