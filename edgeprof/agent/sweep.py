@@ -28,7 +28,7 @@ DONE_STATUSES = ("ok", "oom")
 class SweepConfig(object):
     """Everything a sweep needs, as plain values (built by ``edgeprof.commands.sweep``)."""
 
-    def __init__(self, models, batches, backend, backend_note, precision, out_dir, protocol,
+    def __init__(self, *, models, batches, backend, backend_note, precision, out_dir, protocol,
                  monitor, idle_seconds=2.0, board_name=None, options=None, runtime_options=None,
                  redo=False):
         self.models = models

@@ -2,50 +2,12 @@
 import json
 import sys
 
+from edgeprof.argtypes import name_list, non_negative_int, positive_float, positive_int, positive_int_list
+
+__all__ = ["name_list", "non_negative_int", "positive_float", "positive_int", "positive_int_list", "print_json"]
+
 
 def print_json(data):
     """Print ``data`` as indented JSON on stdout."""
     json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
     sys.stdout.write("\n")
-
-
-def positive_int_list(text):
-    """Parse ``1,2,4`` into ``[1, 2, 4]`` for argparse; rejects 0, negatives and words."""
-    import argparse
-    values = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            value = int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError("%r is not a list of positive integers like 1,2,4" % text)
-        if value < 1:
-            raise argparse.ArgumentTypeError("batch sizes must be >= 1, got %d in %r" % (value, text))
-        values.append(value)
-    return sorted(set(values))
-
-
-def _number(text, cast, minimum, what):
-    import argparse
-    try:
-        value = cast(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
-    if value < minimum:
-        raise argparse.ArgumentTypeError("must be >= %s, got %r" % (minimum, text))
-    return value
-
-
-def positive_float(text):
-    """A number >= 0 for argparse (seconds, percentages)."""
-    return _number(text, float, 0, "a number")
-
-
-def positive_int(text):
-    """An integer >= 1 for argparse (counts, batch sizes)."""
-    return _number(text, int, 1, "an integer")
-
-
-def non_negative_int(text):
-    """An integer >= 0 for argparse (thread counts, where 0 means the runtime's default)."""
-    return _number(text, int, 0, "an integer")

@@ -1,19 +1,16 @@
 """``edgeprof export``: models to ONNX in a models folder, with ``manifest.yaml`` (workstation side)."""
-from edgeprof.errors import EdgeprofError, UsageError
+from edgeprof.argtypes import name_list
+from edgeprof.errors import ExportError, MissingDependency, UsageError
 
 HELP = ("export the paper's zoo or torchvision classifiers to ONNX (or add your own ONNX file) and "
         "record their static costs in <out>/manifest.yaml")
-
-
-def _name_list(text):
-    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def configure(parser):
     what = parser.add_argument_group("what to export (one or more)")
     what.add_argument("--zoo", choices=("paper",),
                       help="every model of the paper's zoo (14 ImageNet classifiers)")
-    what.add_argument("--models", type=_name_list, default=[], metavar="NAMES",
+    what.add_argument("--models", type=name_list, default=[], metavar="NAMES",
                       help="comma-separated names: the paper's (alexnet, bn_alexnet, bn_nin, enet, "
                            "googlenet, resnet18..resnet152, vgg16, vgg19, inception_v3, "
                            "inception_v4) or any torchvision classification model")
@@ -43,7 +40,7 @@ def _require(names):
         except ImportError:
             missing.append(name)
     if missing:
-        raise EdgeprofError("edgeprof export needs %s, missing here; install them on a workstation with "
+        raise MissingDependency("edgeprof export needs %s, missing here; install them on a workstation with "
                             "pip install 'edgeprof[export]'" % ", ".join(missing))
 
 
@@ -70,7 +67,7 @@ def run(args):
         failed = export.export_models(models, args.out, weights=args.weights, opset=args.opset,
                                       force=args.force)
         if failed:
-            raise EdgeprofError("%d of %d models failed (%s); the others are in %s/manifest.yaml; "
+            raise ExportError("%d of %d models failed (%s); the others are in %s/manifest.yaml; "
                                 "see the messages above" % (len(failed), len(models),
                                                             ", ".join(n for n, _ in failed), args.out))
     return 0

@@ -1,6 +1,6 @@
 """``edgeprof inspect``: static costs of an ONNX model, from the graph alone (needs onnx)."""
 from edgeprof.commands import positive_int, print_json
-from edgeprof.errors import EdgeprofError
+from edgeprof.errors import require
 
 HELP = "count an ONNX model's parameters, MACs, paper-style operations and memory, from the graph alone"
 
@@ -77,11 +77,7 @@ def _layer_lines(analysis):
 
 
 def run(args):
-    try:
-        import onnx  # noqa: F401  (edgeprof.costs imports it lazily; say early what is missing)
-    except ImportError:
-        raise EdgeprofError("inspect needs the onnx package, which is not installed here; "
-                            "install it with: pip install 'edgeprof[export]'")
+    require("onnx", "edgeprof inspect", "pip install 'edgeprof[export]'")  # costs/ imports it lazily
     from edgeprof import costs
     result = costs.analyze(args.model, batch=args.batch)
     if args.json:

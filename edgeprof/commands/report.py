@@ -1,7 +1,7 @@
 """``edgeprof report``: the paper's figures and findings for a set of profiles, as one HTML page."""
 import os
 
-from edgeprof.errors import EdgeprofError
+from edgeprof.errors import require
 
 HELP = "the paper's figures and findings (fits) for a set of profiles: PNG/SVG figures and one HTML page"
 
@@ -15,16 +15,9 @@ def configure(parser):
                         help="models/manifest.yaml: fills static fields (accuracy, counts) the profiles lack")
 
 
-def _check_matplotlib():
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise EdgeprofError("edgeprof report needs matplotlib, which is not installed here: "
-                            "pip install 'edgeprof[report]' (or copy the profiles to a workstation)")
-
-
 def run(args):
-    _check_matplotlib()
+    require("matplotlib", "edgeprof report", "pip install 'edgeprof[report]' (or copy the profiles to a "
+            "workstation)")
     from edgeprof.reading import report
     index = report.build(args.profiles, args.out, manifest_path=args.manifest)
     print(f"report written: {index}")

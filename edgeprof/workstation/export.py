@@ -16,7 +16,7 @@ import time
 
 from edgeprof.records import manifest
 from edgeprof.workstation import zoo
-from edgeprof.errors import EdgeprofError, InputFileError, UsageError
+from edgeprof.errors import ExportError, InputFileError, UsageError
 from edgeprof.records.files import sha256_file
 from edgeprof.records.profile import now_iso
 
@@ -117,7 +117,7 @@ def numeric_check(module, path, example):
         dict with ``max_abs_diff`` and ``tolerance`` (both in logit units), and ``batch``.
 
     Raises:
-        EdgeprofError: the difference is above the tolerance.
+        ExportError: the difference is above the tolerance.
     """
     import numpy
     import onnxruntime
@@ -127,12 +127,12 @@ def numeric_check(module, path, example):
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     got = session.run([OUTPUT_NAME], {INPUT_NAME: example.numpy()})[0]
     if got.shape != expected.shape:
-        raise EdgeprofError("%s: ONNX Runtime gives logits of shape %s, PyTorch %s; the export is "
+        raise ExportError("%s: ONNX Runtime gives logits of shape %s, PyTorch %s; the export is "
                             "wrong, try another --opset" % (path, got.shape, expected.shape))
     max_abs_diff = float(numpy.max(numpy.abs(got - expected)))
     tolerance = TOLERANCE_REL * float(numpy.max(numpy.abs(expected))) + TOLERANCE_ABS
     if not max_abs_diff <= tolerance:
-        raise EdgeprofError("%s: ONNX Runtime and PyTorch logits differ by %.3g (tolerance %.3g); "
+        raise ExportError("%s: ONNX Runtime and PyTorch logits differ by %.3g (tolerance %.3g); "
                             "the export is wrong, try another --opset" % (path, max_abs_diff, tolerance))
     return {"max_abs_diff": max_abs_diff, "tolerance": tolerance, "batch": int(example.shape[0])}
 

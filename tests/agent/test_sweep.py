@@ -157,9 +157,10 @@ class FlakyBackend(OnnxRuntimeBackend):
 
 def sweep_in_process(models_dir, out, backend, batches):
     from edgeprof.agent.selection import resolve
-    config = SweepConfig(resolve(str(models_dir)), batches, backend, "test", "fp32", str(out),
-                         Protocol(0, 1, 0.02, 2), UnavailableMonitor("test"), idle_seconds=0,
-                         board_name="testboard", options={"ort_provider": "cpu", "threads": 0})
+    config = SweepConfig(models=resolve(str(models_dir)), batches=batches, backend=backend, backend_note="test",
+                         precision="fp32", out_dir=str(out), protocol=Protocol(0, 1, 0.02, 2),
+                         monitor=UnavailableMonitor("test"), idle_seconds=0, board_name="testboard",
+                         options={"ort_provider": "cpu", "threads": 0})
     return Sweep(config).run()
 
 

@@ -115,7 +115,7 @@ def built():
 
 def test_available_says_why_when_tensorrt_is_not_importable(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", None)
-    reason = trt_backend.TensorRTBackend().available()
+    reason = trt_backend.TensorRTBackend().unavailable_reason()
     assert reason.startswith("TensorRT Python bindings not importable (")
     assert "python3-libnvinfer" in reason and "\n" not in reason
 
@@ -128,7 +128,7 @@ def test_choosing_tensorrt_without_it_raises_backend_unavailable_with_the_reason
 
 def test_available_needs_a_cuda_layer_too(trt, monkeypatch):
     monkeypatch.setattr(cuda_layer, "available", lambda: "no CUDA Python layer (...)")
-    assert trt_backend.TensorRTBackend().available() == "no CUDA Python layer (...)"
+    assert trt_backend.TensorRTBackend().unavailable_reason() == "no CUDA Python layer (...)"
 
 
 def test_version_is_the_bindings_version(trt):

@@ -1,15 +1,24 @@
 """The small interface every runtime fills in (after Polygraphy's base/runner split).
 
-A :class:`Backend` knows whether its runtime can run here and opens a :class:`Session`
-for one model at one batch size and precision. A session runs one synchronous inference
-on inputs it preallocated when it opened; the timing loop lives in ``edgeprof.agent.measure``,
-never in a backend.
+A :class:`Backend` says whether its runtime can run here (:meth:`Backend.probe`), declares its own
+command-line flags, defaults and precisions (:meth:`Backend.add_arguments`,
+:meth:`Backend.options`, :attr:`Backend.PRECISIONS`), and opens a :class:`Session` for one model at
+one batch size and precision. A session runs one synchronous inference on inputs it preallocated
+when it opened; the timing loop lives in ``edgeprof.agent.measure``, never in a backend. Use a
+session as a context manager (``with backend.open(...) as session:``); ``close()`` is safe to call
+twice and never raises.
 
 Errors: ``open`` and ``run`` raise :class:`edgeprof.errors.OutOfMemory` when the runtime
-cannot allocate what the batch needs (the sweep records ``status: oom``), and
+cannot allocate what the batch needs (the sweep records ``status: oom``),
+:class:`edgeprof.errors.BackendError` when the runtime fails on the model (``status: error``), and
 :class:`edgeprof.errors.BackendUnavailable` when the runtime is missing.
 """
-from edgeprof.errors import OutOfMemory
+import logging
+
+from edgeprof.errors import BackendUnavailable, OutOfMemory, UsageError
+from edgeprof.util import one_line
+
+log = logging.getLogger("edgeprof")
 
 
 class Session(object):
@@ -19,12 +28,13 @@ class Session(object):
     """
 
     has_device_time = False
+    _closed = False
 
     def __init__(self, batch):
         self.batch = batch
 
     def run(self):
-        """Run one synchronous inference on the preallocated inputs."""
+        """Run one synchronous inference on the preallocated inputs (the timed loop calls ``run_impl``)."""
         self.run_impl()
 
     def gpu_time_ms(self):
@@ -40,20 +50,67 @@ class Session(object):
         return {}
 
     def close(self):
-        """Free what the session holds. Safe to call twice."""
+        """Free what the session holds: once, best effort (a failure is logged, never raised)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.close_impl()
+        except Exception as exc:  # noqa: BLE001 - a failed release must not end the sweep or hide its error
+            log.warning("closing the %s session failed: %s", type(self).__name__, one_line(exc))
+            log.debug("close failed", exc_info=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+        return False
 
     def run_impl(self):
         raise NotImplementedError
 
+    def close_impl(self):
+        """Release the runtime's objects (called once by :meth:`close`)."""
+
 
 class Backend(object):
-    """A runtime. ``name`` is what ``--backend`` takes."""
+    """A runtime. ``name`` is what ``--backend`` takes and the profile records.
+
+    Class attributes a backend sets:
+        name (str): the ``--backend`` value.
+        PRECISIONS (tuple of str): the ``--precision`` values it measures, the first the default.
+        AUTO_NEEDS_JETSON (bool): ``--backend auto`` considers it only on a Jetson.
+    """
 
     name = None
+    PRECISIONS = ("fp32",)
+    AUTO_NEEDS_JETSON = False
 
     # Words in a runtime's error message that mean an allocation failed.
     OOM_MARKERS = ("out of memory", "failed to allocate", "bad_alloc", "cannot allocate memory",
                    "memoryallocation", "out_of_memory")
+
+    @classmethod
+    def add_arguments(cls, group):
+        """Add this backend's flags to ``group`` (an argparse group titled after the backend)."""
+
+    @classmethod
+    def options(cls, args):
+        """This backend's settings from the parsed flags.
+
+        Returns:
+            (dict, dict): settings that change results (recorded in the profile and hashed into
+            ``settings_id``), and runtime-only ones (cache folder, ``--rebuild``: passed, not recorded).
+        """
+        return {}, {}
+
+    @classmethod
+    def check_precision(cls, precision):
+        """Raise :class:`UsageError` before any run when this backend does not measure ``precision``."""
+        if precision not in cls.PRECISIONS:
+            raise UsageError("--precision %s is not measured with --backend %s (it measures %s)"
+                             % (precision, cls.name, ", ".join(cls.PRECISIONS)))
 
     def is_out_of_memory(self, exc):
         """True when ``exc`` (raised by ``open`` or ``run``) means the batch did not fit in memory."""
@@ -66,8 +123,16 @@ class Backend(object):
         """Where the model runs for these options: 'cpu' or 'cuda' (recorded; picks the power sensor)."""
         return "cpu"
 
-    def available(self):
-        """``None`` when this runtime can run here, else one line saying why not and what to do."""
+    def probe(self):
+        """Return this backend when its runtime can run here; else raise :class:`BackendUnavailable`
+        with one line saying why not and what to do."""
+        reason = self.unavailable_reason()
+        if reason:
+            raise BackendUnavailable(reason)
+        return self
+
+    def unavailable_reason(self):
+        """``None`` when the runtime can run here, else the one-line reason (what :meth:`probe` raises)."""
         raise NotImplementedError
 
     def version(self):
@@ -80,8 +145,9 @@ class Backend(object):
         Args:
             model_path (str): an ONNX file with a dynamic batch axis.
             batch (int): images per inference.
-            precision (str): 'fp32', 'fp16' or 'int8'.
-            options (dict): backend options from the command line (may be empty).
+            precision (str): one of :attr:`PRECISIONS`.
+            options (dict): this backend's recorded and runtime options (:meth:`options`), plus
+                ``model_sha256``.
 
         Returns:
             Session

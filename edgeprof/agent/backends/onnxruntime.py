@@ -7,6 +7,7 @@ is used (``SessionOptions``, ``InferenceSession(path, options, providers=...)``,
 import numpy as np
 
 from edgeprof.agent.backends.base import Backend, Session
+from edgeprof.argtypes import non_negative_int
 from edgeprof.errors import InputFileError, UsageError
 
 # --ort-provider value -> ONNX Runtime execution providers, in order of preference.
@@ -61,7 +62,7 @@ class OnnxRuntimeSession(Session):
             "input_dtypes": {name: str(value.dtype) for name, value in self._feed.items()},
         }
 
-    def close(self):
+    def close_impl(self):
         self._session = None
         self._feed = {}
 
@@ -90,8 +91,26 @@ def _random_input(meta, batch, model_path):
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
+    PRECISIONS = ("fp32",)
 
-    def available(self):
+    @classmethod
+    def add_arguments(cls, group):
+        group.add_argument("--ort-provider", default="cpu", choices=tuple(PROVIDERS),
+                           help="execution provider (default cpu)")
+        group.add_argument("--threads", type=non_negative_int, default=0,
+                           help="intra-op threads, 0 = onnxruntime's default")
+
+    @classmethod
+    def options(cls, args):
+        return {"ort_provider": args.ort_provider, "threads": args.threads}, {}
+
+    @classmethod
+    def check_precision(cls, precision):
+        if precision != "fp32":
+            raise UsageError("--precision %s is not measured with onnxruntime (it runs the model's own "
+                             "fp32 graph); use --backend tensorrt for fp16/int8" % precision)
+
+    def unavailable_reason(self):
         try:
             _import_ort()
         except ImportError as exc:
@@ -108,7 +127,5 @@ class OnnxRuntimeBackend(Backend):
         provider = options.get("ort_provider") or "cpu"
         if provider not in PROVIDERS:
             raise UsageError("unknown --ort-provider %r; choose one of: %s" % (provider, ", ".join(PROVIDERS)))
-        if precision != "fp32":
-            raise UsageError("--precision %s is not measured with onnxruntime (it runs the model's own "
-                             "fp32 graph); use --backend tensorrt for fp16/int8" % precision)
+        self.check_precision(precision)
         return OnnxRuntimeSession(_import_ort(), model_path, batch, provider, int(options.get("threads") or 0))

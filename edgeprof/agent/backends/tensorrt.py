@@ -41,6 +41,7 @@ from edgeprof.errors import (
     OutOfMemory,
     UsageError,
 )
+from edgeprof.argtypes import positive_int
 from edgeprof.util import slug
 
 log = logging.getLogger("edgeprof.tensorrt")
@@ -686,11 +687,29 @@ class TensorRTBackend(Backend):
     """NVIDIA TensorRT through its Python bindings, with pycuda or cuda-python for memory."""
 
     name = "tensorrt"
+    PRECISIONS = ("fp32", "fp16", "int8")
+    AUTO_NEEDS_JETSON = True  # auto prefers it on a Jetson; elsewhere ask for it with --backend tensorrt
+
+    @classmethod
+    def add_arguments(cls, group):
+        group.add_argument("--workspace-mb", type=positive_int, default=DEFAULT_WORKSPACE_MB,
+                           help="builder workspace in MiB (%d, sized for a 4 GB board; always set explicitly)"
+                                % DEFAULT_WORKSPACE_MB)
+        group.add_argument("--calib-dir", help="images for int8 calibration (without: timing-only int8)")
+        group.add_argument("--layers", action="store_true", help="also time each layer (separate run)")
+        group.add_argument("--engine-cache", default=DEFAULT_CACHE_DIR,
+                           help="engine cache folder (default %s)" % DEFAULT_CACHE_DIR)
+        group.add_argument("--rebuild", action="store_true", help="rebuild engines even when cached")
+
+    @classmethod
+    def options(cls, args):
+        recorded = {"workspace_mb": args.workspace_mb, "calib_dir": args.calib_dir, "layers": args.layers}
+        return recorded, {"cache_dir": os.path.expanduser(args.engine_cache), "rebuild": args.rebuild}
 
     def device(self, options):
         return "cuda"
 
-    def available(self):
+    def unavailable_reason(self):
         try:
             _import_trt()
         except (ImportError, OSError) as exc:
@@ -715,8 +734,7 @@ class TensorRTBackend(Backend):
             TensorRTSession
         """
         options = options or {}
-        if precision not in ("fp32", "fp16", "int8"):
-            raise UsageError("--precision %s is not one of fp32, fp16, int8" % precision)
+        self.check_precision(precision)
         if not os.path.isfile(model_path):
             raise InputFileError("model file %s not found; run edgeprof export first" % model_path)
         trt = _import_trt()
