@@ -12,8 +12,10 @@ import threading
 import pytest
 
 from edgeprof.agent import backends
-from edgeprof.agent.backends import cuda as cuda_layer
 from edgeprof.agent.backends import tensorrt as trt_backend
+from edgeprof.agent.backends.tensorrt import cache as trt_cache
+from edgeprof.agent.backends.tensorrt import cuda as cuda_layer
+from edgeprof.agent.backends.tensorrt import session as trt_session
 from edgeprof.errors import (
     BackendUnavailable,
     EdgeprofError,
@@ -84,7 +86,7 @@ def gpu(monkeypatch):
         return layers[-1]
 
     monkeypatch.setattr(cuda_layer, "open_layer", open_layer)
-    monkeypatch.setattr(cuda_layer, "available", lambda: None)
+    monkeypatch.setattr(cuda_layer, "unavailable_reason", lambda: None)
     return layers
 
 
@@ -127,7 +129,7 @@ def test_choosing_tensorrt_without_it_raises_backend_unavailable_with_the_reason
 
 
 def test_available_needs_a_cuda_layer_too(trt, monkeypatch):
-    monkeypatch.setattr(cuda_layer, "available", lambda: "no CUDA Python layer (...)")
+    monkeypatch.setattr(cuda_layer, "unavailable_reason", lambda: "no CUDA Python layer (...)")
     assert trt_backend.TensorRTBackend().unavailable_reason() == "no CUDA Python layer (...)"
 
 
@@ -320,8 +322,8 @@ BASE_FIELDS = {"model_sha256": "ab" * 32, "trt_version": "8.2.1.8", "gpu_name": 
     ("precision", "int8"), ("batch", 8), ("workspace_mb", 512), ("int8_calibration", "entropy2"), ("layers", True)])
 def test_the_cache_key_changes_with_every_field(field, value):
     changed = dict(BASE_FIELDS, **{field: value})
-    assert (trt_backend.cache_key(trt_backend.cache_fields(**changed))
-            != trt_backend.cache_key(trt_backend.cache_fields(**BASE_FIELDS)))
+    assert (trt_cache.cache_key(trt_cache.cache_fields(**changed))
+            != trt_cache.cache_key(trt_cache.cache_fields(**BASE_FIELDS)))
 
 
 def the_engine_file(options):
@@ -333,8 +335,8 @@ def the_engine_file(options):
 def test_a_foreign_engine_under_the_same_name_is_rebuilt_not_loaded(trt, gpu, model, options):
     open_session(model, options=options).close()
     path = the_engine_file(options)
-    fields = trt_backend.cache_fields("ef" * 32, "7.1.3", "other GPU", "6.2", "fp32", 4, 1024, None, False)
-    trt_backend.write_cached_engine(path, trt_backend.cache_key(fields), fields, b"foreign", 1.0)
+    fields = trt_cache.cache_fields("ef" * 32, "7.1.3", "other GPU", "6.2", "fp32", 4, 1024, None, False)
+    trt_cache.write_cached_engine(path, trt_cache.cache_key(fields), fields, b"foreign", 1.0)
     core.STATE.calls[:] = []
     session = open_session(model, options=options)
     assert built() and session.describe()["cache_hit"] is False
@@ -495,7 +497,7 @@ def test_layers_reports_per_layer_times_types_and_the_fc_share(trt, gpu, model, 
     assert rows["fc"] == {"name": "fc", "type": layer_type, "mean_ms": 0.4, "fc": True}
     assert rows["conv1 + relu1"]["fc"] is False
     assert facts["fc_share"] == 0.4
-    assert facts["layer_profile_runs"] == trt_backend.LAYER_PROFILE_RUNS
+    assert facts["layer_profile_runs"] == trt_session.LAYER_PROFILE_RUNS
     session.close()
 
 
@@ -529,7 +531,7 @@ def test_without_layers_there_is_no_layer_table(trt, gpu, model, options):
     ("dense", "FullyConnected", True), ("x", "MatrixMultiply", True), ("Conv_0", "Convolution", False),
     ("offcut_conv", None, False)])
 def test_fc_layers_are_recognised_by_name_or_type(name, layer_type, expected):
-    assert trt_backend.is_fc_layer(name, layer_type) is expected
+    assert trt_session.is_fc_layer(name, layer_type) is expected
 
 
 # -- end to end through the sweep --------------------------------------------------------------------

@@ -14,7 +14,10 @@ import pytest
 from edgeprof.agent.backends import tensorrt as trt_backend
 
 NAMES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "trt_names")
-BACKEND_SOURCE = os.path.join(os.path.dirname(os.path.abspath(trt_backend.__file__)), "tensorrt.py")
+BACKEND_DIR = os.path.dirname(os.path.abspath(trt_backend.__file__))
+# Every module of the backend package but the CUDA layer (pycuda / cuda-python calls, not TensorRT ones).
+BACKEND_SOURCES = sorted(os.path.join(BACKEND_DIR, n) for n in os.listdir(BACKEND_DIR)
+                         if n.endswith(".py") and n != "cuda.py")
 
 
 def _version(file_name):
@@ -111,8 +114,8 @@ class NamesModule(object):
 ])
 def test_feature_detection_on_each_real_name_set(version, path, pool, explicit_batch, fp16, int8, memory):
     api = trt_backend.detect_api(NamesModule(LISTS[version], version))
-    assert (api["name"], api["memory_pool"], api["explicit_batch_flag"], api["fp16"], api["int8"],
-            api["engine_memory_attr"]) == (path, pool, explicit_batch, fp16, int8, memory)
+    assert (api.name, api.memory_pool, api.explicit_batch_flag, api.fp16, api.int8,
+            api.engine_memory_attr) == (path, pool, explicit_batch, fp16, int8, memory)
 
 
 @pytest.mark.parametrize("version,timing_cache,parse_from_file,verbosity,serialized_build", [
@@ -123,7 +126,7 @@ def test_feature_detection_on_each_real_name_set(version, path, pool, explicit_b
 def test_the_7_1_fallbacks_are_chosen_exactly_where_the_newer_names_are_missing(
         version, timing_cache, parse_from_file, verbosity, serialized_build):
     api = trt_backend.detect_api(NamesModule(LISTS[version], version))
-    assert (api["timing_cache"], api["parse_from_file"], api["layer_verbosity"], api["serialized_build"]) == (
+    assert (api.timing_cache, api.parse_from_file, api.layer_verbosity, api.serialized_build) == (
         timing_cache, parse_from_file, verbosity, serialized_build)
 
 
@@ -165,10 +168,13 @@ def _string(node):
 
 
 def test_every_tensorrt_name_the_backend_touches_is_declared_in_its_tables():
-    with open(BACKEND_SOURCE) as f:
-        tree = ast.parse(f.read())
-    used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
-    used |= {text for text in (_string(node) for node in ast.walk(tree)) if text and text.isidentifier()}
+    assert {os.path.basename(p) for p in BACKEND_SOURCES} >= {"__init__.py", "api.py", "build.py", "session.py"}
+    used = set()
+    for source in BACKEND_SOURCES:
+        with open(source) as f:
+            tree = ast.parse(f.read())
+        used |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        used |= {text for text in (_string(node) for node in ast.walk(tree)) if text and text.isidentifier()}
     union = {n for names in LISTS.values() for n in names}
     tensorrt_like = {u for u in used if u in union and not u.startswith("_")}
     undeclared = sorted(tensorrt_like - _declared_parts() - NOT_TENSORRT)

@@ -1,4 +1,4 @@
-"""Stand-in for edgeprof.agent.backends.cuda's layer interface (PyCudaLayer / CudaPythonLayer).
+"""Stand-in for edgeprof.agent.backends.tensorrt.cuda's layer interface (PyCudaLayer / CudaPythonLayer).
 
 Device memory is host memory in a dict keyed by fake addresses; copies really copy, so a
 test can see data move. Like pycuda, every operation must happen while the layer's

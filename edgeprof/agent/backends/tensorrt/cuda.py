@@ -1,6 +1,7 @@
 """The CUDA layer of the TensorRT backend: device memory, a stream, timing events.
 
-Two implementations with one small interface, chosen in :func:`open_layer`:
+Two implementations with one small interface, chosen in :func:`open_layer` (which raises
+:class:`BackendUnavailable` with :func:`unavailable_reason` when neither imports):
 
 - pycuda (the JetPack 4 habit): a context is created explicitly for device 0 and popped
   at once; every use pushes it onto the calling thread and pops it again (:meth:`active`),
@@ -17,7 +18,7 @@ import contextlib
 import ctypes
 import importlib
 
-from edgeprof.errors import BackendUnavailable, EdgeprofError, OutOfMemory
+from edgeprof.errors import BackendError, BackendUnavailable, OutOfMemory
 from edgeprof.util import text_of
 
 INSTALL_HINT = ("install pycuda (JetPack 4: sudo apt-get install python3-pycuda, or pip3 install pycuda) "
@@ -32,39 +33,38 @@ def _import_cudart():
         return importlib.import_module("cuda.cudart")
 
 
-def available():
-    """``None`` when pycuda or cuda-python imports, else one line saying why not."""
+def _find_layer():
+    """``(layer class, module)`` of the first CUDA layer that imports (pycuda, then cuda-python), else
+    ``(None, reason)`` with one line naming both failures and how to install either."""
     reasons = []
     try:
-        importlib.import_module("pycuda.driver")
-        return None
+        return PyCudaLayer, importlib.import_module("pycuda.driver")
     except (ImportError, OSError) as exc:
         reasons.append("pycuda: %s" % exc)
     try:
-        _import_cudart()
-        return None
+        return CudaPythonLayer, _import_cudart()
     except (ImportError, OSError) as exc:
         reasons.append("cuda-python: %s" % exc)
-    return "no CUDA Python layer (%s); %s" % ("; ".join(reasons), INSTALL_HINT)
+    return None, "no CUDA Python layer (%s); %s" % ("; ".join(reasons), INSTALL_HINT)
+
+
+def unavailable_reason():
+    """``None`` when pycuda or cuda-python imports, else one line saying why not (what :func:`open_layer` raises)."""
+    layer, found = _find_layer()
+    return None if layer is not None else found
 
 
 def open_layer():
     """The CUDA layer for device 0: pycuda where it imports, else cuda-python.
 
     Raises:
-        BackendUnavailable: neither imports, or no CUDA device can be opened.
+        BackendUnavailable: neither imports (the message is :func:`unavailable_reason`), or no CUDA
+            device can be opened.
     """
-    try:
-        driver = importlib.import_module("pycuda.driver")
-    except (ImportError, OSError):
-        driver = None
-    if driver is not None:
-        return PyCudaLayer(driver)
-    try:
-        cudart = _import_cudart()
-    except (ImportError, OSError):
-        raise BackendUnavailable(available() or "no CUDA Python layer; " + INSTALL_HINT)
-    return CudaPythonLayer(cudart)
+    layer, found = _find_layer()
+    if layer is None:
+        raise BackendUnavailable(found)
+    return layer(found)
 
 
 def _is_oom_text(text):
@@ -192,7 +192,7 @@ class CudaPythonLayer(object):
                 raise BackendUnavailable(text + "; check that this user may use the GPU (nvidia-smi)")
             if _is_oom_text(text):
                 raise OutOfMemory(text)
-            raise EdgeprofError(text + "; rerun with -v and check the CUDA install")
+            raise BackendError(text + "; rerun with -v and check the CUDA install")
         if not values:
             return None
         return values[0] if len(values) == 1 else values
@@ -276,5 +276,3 @@ class CudaPythonLayer(object):
             while self._owned:
                 release, handle = self._owned.pop()
                 getattr(self._rt, release)(handle)
-
-

@@ -1,4 +1,4 @@
-"""Calibration images for TensorRT int8: files from ``--calib-dir`` as float32 NCHW batches.
+"""int8 calibration: files from ``--calib-dir`` as float32 NCHW batches, fed to TensorRT by a calibrator.
 
 Two kinds of files are read, sorted by name:
 
@@ -7,7 +7,9 @@ Two kinds of files are read, sorted by name:
   model's H x W, scaled to [0, 1] and normalised with the ImageNet mean and std
   (the torchvision preprocessing the zoo's models were trained with).
 
-Only numpy is needed for ``.npy`` files; Pillow is imported lazily for images.
+:func:`make_calibrator` wraps them in an ``IInt8EntropyCalibrator2`` that copies each batch through
+one device buffer. Only numpy is needed for ``.npy`` files; Pillow is imported lazily for images,
+and ``tensorrt`` is passed in, never imported here.
 """
 import hashlib
 import os
@@ -93,3 +95,43 @@ def batches(paths, batch, chw):
         if len(pending) == batch:
             yield numpy.ascontiguousarray(numpy.stack(pending), dtype=numpy.float32)
             pending = []
+
+
+def make_calibrator(trt, cuda, paths, batch, chw):
+    """An IInt8EntropyCalibrator2 feeding ``paths`` (see :func:`batches`) through one device buffer."""
+    import numpy
+
+    class FileCalibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self):
+            trt.IInt8EntropyCalibrator2.__init__(self)
+            self._batches = batches(paths, batch, chw)
+            self._host = cuda.pinned_empty((batch,) + tuple(chw), numpy.float32)
+            self._device = cuda.alloc(self._host.nbytes)
+            self._stream = cuda.create_stream()
+            self.batches_used = 0
+            self.error = None  # raised by Engines.build: nothing may escape into TensorRT's noexcept getBatch
+
+        def get_batch_size(self):
+            return batch
+
+        def get_batch(self, names):
+            try:
+                data = next(self._batches, None)
+                if data is None:
+                    return None
+                self._host[...] = data
+                cuda.htod_async(self._device, self._host, self._stream)
+                cuda.synchronize(self._stream)
+            except Exception as exc:  # a bad calibration file: end calibration, raise after the build
+                self.error = exc
+                return None
+            self.batches_used += 1
+            return [int(self._device)] * len(names)
+
+        def read_calibration_cache(self):
+            return None
+
+        def write_calibration_cache(self, cache):
+            return None
+
+    return FileCalibrator()

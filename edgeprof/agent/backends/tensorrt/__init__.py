@@ -1,0 +1,162 @@
+"""TensorRT backend: build (or load from cache) an engine per batch size, run it, time it.
+
+One engine per (model, batch, precision), built with the workspace always set and kept in an
+engine cache folder with a timing cache per device. The package, in the style of Polygraphy's
+``backend/trt/``:
+
+- :mod:`.api`: the TensorRT names used, as data, and :func:`detect_api` (the one place that looks
+  at version differences: ``v8.2-bindings`` for 7.1-8.4, ``v10-named-tensors`` for 8.5-11);
+- :mod:`.cache`: the engine cache file format, key and paths, and the timing cache path;
+- :mod:`.build`: :class:`build.Engines`, which loads an engine from the cache or builds it (parse,
+  optimisation profile, precision, workspace, timing cache);
+- :mod:`.calibrator`: int8 calibration files and the calibrator fed from them;
+- :mod:`.session`: :class:`session.TensorRTSession` (IO binding, execution, per-layer times);
+- :mod:`.cuda`: the CUDA layer (pycuda or cuda-python);
+- here: :class:`TensorRTBackend` (flags, availability, and the cache-or-build-then-retry policy).
+
+Only the stdlib, numpy and edgeprof are imported at module level: ``tensorrt``, pycuda and
+cuda-python are imported inside functions, so the agent imports without them.
+"""
+import importlib
+import logging
+import os
+
+from edgeprof.agent.backends.base import Backend
+from edgeprof.agent.backends.tensorrt import cache, calibrator
+from edgeprof.agent.backends.tensorrt import cuda as cuda_layer
+from edgeprof.agent.backends.tensorrt.api import (  # noqa: F401 - re-exported for the name tests and tools
+    COMMON_NAMES,
+    FEATURES,
+    OPTIONAL_NAMES,
+    PATH_NAMES,
+    PATH_VERSIONS,
+    PRECISION_NAMES,
+    PRECISION_VERSIONS,
+    TIMING_CACHE_UNAVAILABLE,
+    Api,
+    detect_api,
+)
+from edgeprof.agent.backends.tensorrt.build import PLACEHOLDER_INT8_NOTE, BuildSettings, Engines
+from edgeprof.agent.backends.tensorrt.cache import DEFAULT_CACHE_DIR
+from edgeprof.agent.backends.tensorrt.session import TensorRTSession
+from edgeprof.argtypes import positive_int
+from edgeprof.errors import EngineLoadError, InputFileError
+from edgeprof.records.files import sha256_file
+
+log = logging.getLogger("edgeprof.tensorrt")
+
+DEFAULT_WORKSPACE_MB = 1024  # fits next to the model and the OS on a 4 GB Jetson (Nano, TX1)
+
+
+def _import_trt():
+    return importlib.import_module("tensorrt")
+
+
+def _calibration(precision, calib_dir):
+    """``(calibration files or None, what the profile records as int8_calibration)``."""
+    if precision != "int8":
+        return None, None
+    if not calib_dir:
+        return None, PLACEHOLDER_INT8_NOTE
+    paths = calibrator.calibration_files(calib_dir)
+    return paths, "entropy2 over %d files from %s (%s)" % (len(paths), calib_dir, calibrator.fingerprint(paths))
+
+
+class TensorRTBackend(Backend):
+    """NVIDIA TensorRT through its Python bindings, with pycuda or cuda-python for memory."""
+
+    name = "tensorrt"
+    PRECISIONS = ("fp32", "fp16", "int8")
+    AUTO_NEEDS_JETSON = True  # auto prefers it on a Jetson; elsewhere ask for it with --backend tensorrt
+
+    @classmethod
+    def add_arguments(cls, group):
+        group.add_argument("--workspace-mb", type=positive_int, default=DEFAULT_WORKSPACE_MB,
+                           help="builder workspace in MiB (%d, sized for a 4 GB board; always set explicitly)"
+                                % DEFAULT_WORKSPACE_MB)
+        group.add_argument("--calib-dir", help="images for int8 calibration (without: timing-only int8)")
+        group.add_argument("--layers", action="store_true", help="also time each layer (separate run)")
+        group.add_argument("--engine-cache", default=DEFAULT_CACHE_DIR,
+                           help="engine cache folder (default %s)" % DEFAULT_CACHE_DIR)
+        group.add_argument("--rebuild", action="store_true", help="rebuild engines even when cached")
+
+    @classmethod
+    def options(cls, args):
+        recorded = {"workspace_mb": args.workspace_mb, "calib_dir": args.calib_dir, "layers": args.layers}
+        return recorded, {"cache_dir": os.path.expanduser(args.engine_cache), "rebuild": args.rebuild}
+
+    def device(self, options):
+        return "cuda"
+
+    def unavailable_reason(self):
+        try:
+            _import_trt()
+        except (ImportError, OSError) as exc:
+            return ("TensorRT Python bindings not importable (%s); on a Jetson install python3-libnvinfer "
+                    "(JetPack: sudo apt-get install python3-libnvinfer), elsewhere use --backend onnxruntime"
+                    % exc)
+        return cuda_layer.unavailable_reason()
+
+    def version(self):
+        return _import_trt().__version__
+
+    def open(self, model_path, batch, precision, options):
+        """Build or load the engine for ``batch`` at ``precision`` and open a session on it.
+
+        Args:
+            model_path (str): ONNX file with a dynamic batch axis.
+            batch (int): images per inference.
+            precision (str): 'fp32', 'fp16' or 'int8'.
+            options (dict): workspace_mb, calib_dir, rebuild, layers, cache_dir, model_sha256.
+
+        Returns:
+            TensorRTSession
+        """
+        options = options or {}
+        self.check_precision(precision)
+        if not os.path.isfile(model_path):
+            raise InputFileError("model file %s not found; run edgeprof export first" % model_path)
+        trt = _import_trt()
+        api = detect_api(trt)
+        cuda = cuda_layer.open_layer()
+        try:
+            return self._open(Engines(trt, api, cuda), model_path, batch, precision, options)
+        except BaseException:
+            cuda.close()
+            raise
+
+    def _open(self, engines, model_path, batch, precision, options):
+        trt, api, cuda = engines.trt, engines.api, engines.cuda
+        workspace_mb = int(options.get("workspace_mb") or DEFAULT_WORKSPACE_MB)
+        layers = bool(options.get("layers"))
+        cache_dir = os.path.expanduser(options.get("cache_dir") or DEFAULT_CACHE_DIR)
+        os.makedirs(cache_dir, exist_ok=True)
+        gpu_name, capability = cuda.device_name(), cuda.compute_capability()
+        calib_paths, calibration = _calibration(precision, options.get("calib_dir"))
+        fields = cache.cache_fields(options.get("model_sha256") or sha256_file(model_path), trt.__version__,
+                                    gpu_name, capability, precision, batch, workspace_mb, calibration, layers)
+        engine_file = cache.engine_file(cache_dir, fields)
+        settings = BuildSettings(model_path, batch, precision, workspace_mb, calib_paths, layers,
+                                 cache.timing_cache_path(cache_dir, trt.__version__, gpu_name, capability),
+                                 engine_file)
+        blob, build_seconds, cache_hit = engines.load_or_build(settings, bool(options.get("rebuild")))
+        facts = {
+            "tensorrt_version": trt.__version__, "cuda_version": cuda.cuda_version(), "cuda_layer": cuda.name,
+            "gpu_name": gpu_name, "compute_capability": capability, "workspace_mb": workspace_mb,
+            "precision": precision, "int8_calibration": calibration, "build_seconds": build_seconds,
+            "cache_key": engine_file.key, "cache_hit": cache_hit, "engine_file": engine_file.path, "api": api.name,
+            "timing_cache": settings.timing_cache_file if api.timing_cache else TIMING_CACHE_UNAVAILABLE,
+            "warnings": engines.warnings,
+        }
+        try:
+            session = TensorRTSession(trt, api, cuda, blob, batch, facts, layers)
+        except EngineLoadError as exc:
+            if not cache_hit:
+                raise
+            log.warning("engine cache %s could not be loaded (%s); rebuilding", engine_file.path, exc)
+            blob, build_seconds, _ = engines.load_or_build(settings, True)
+            facts.update({"build_seconds": build_seconds, "cache_hit": False})
+            session = TensorRTSession(trt, api, cuda, blob, batch, facts, layers)
+        for warning in engines.warnings:
+            log.warning("tensorrt: %s", warning)
+        return session
