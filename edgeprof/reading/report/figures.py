@@ -55,9 +55,6 @@ class Context:
         return {m: ", ".join(v) for m, v in out.items()}
 
 
-
-
-
 def _labeller(ax):
     """A function that names a point of ``ax``; a label near an earlier one steps down so they do not overlap."""
     placed = []
@@ -68,6 +65,7 @@ def _labeller(ax):
         ax.annotate(name, (x, y), fontsize="small", xytext=(4, 4 - 11 * step), textcoords="offset points")
         placed.append((px, py))
     return label
+
 
 def _figure(columns=1):
     from matplotlib.figure import Figure
@@ -250,50 +248,51 @@ def ops_vs_time(ctx):
     return fig
 
 
-def accuracy_vs_throughput(ctx):
-    """Fig. 7a: top-1 against images per second, with the fitted hyperbola."""
-    fit = ctx.found["accuracy_vs_throughput"]
+def _accuracy_against(ctx, finding, field, xlabel):
+    """Top-1 against ``field`` at the batch of ``ctx.found[finding]``: one named dot per model, log x axis.
+
+    Returns (fig, ax, fit, points); ``xlabel`` may name ``{batch}``.
+
+    Raises:
+        Absent: the finding could not be made.
+    """
+    fit = ctx.found[finding]
     if fit["status"] != "ok":
         raise Absent(fit["reason"])
-    points = [p for p in findings.samples(ctx.dataset, ctx.setup, fit["batch"]) if p.get("top1") is not None]
+    points = [p for p in findings.samples(ctx.dataset, ctx.setup, fit["batch"])
+              if p.get("top1") is not None and p.get(field) is not None]
     fig, (ax,) = _figure()
     label = _labeller(ax)
     for p in points:
-        ax.scatter(p["throughput_ips"], p["top1"], color=ctx.color(p["name"]), s=40)
-        label(p["name"], p["throughput_ips"], p["top1"])
+        ax.scatter(p[field], p["top1"], color=ctx.color(p["name"]), s=40)
+        label(p["name"], p[field], p["top1"])
+    ax.set_xscale("log")
+    _plain_ticks(ax.xaxis)
+    ax.set_xlabel(xlabel.format(batch=fit["batch"]))
+    ax.set_ylabel("top-1 accuracy [%]")
+    ax.grid(True, which="both", alpha=0.3)
+    return fig, ax, fit, points
+
+
+def accuracy_vs_throughput(ctx):
+    """Fig. 7a: top-1 against images per second, with the fitted hyperbola."""
+    fig, ax, fit, points = _accuracy_against(ctx, "accuracy_vs_throughput", "throughput_ips",
+                                             "throughput at batch {batch} [images/s] (log)")
     low = min(p["throughput_ips"] for p in points)
     high = max(p["throughput_ips"] for p in points)
     xs = [low * (high / low) ** (i / 50.0) for i in range(51)]
     ax.plot(xs, [fit["a_pct"] + fit["b_pct_ips"] / x for x in xs], color="0.3", linestyle="--",
             label=f"{fit['a_pct']:.1f} + {fit['b_pct_ips']:.1f} / ips, R^2 {_r2_text(fit['r2'])}")
-    ax.set_xscale("log")
-    _plain_ticks(ax.xaxis)
-    ax.set_xlabel(f"throughput at batch {fit['batch']} [images/s] (log)")
-    ax.set_ylabel("top-1 accuracy [%]")
-    ax.grid(True, which="both", alpha=0.3)
     _legend(ax)
     return fig
 
 
 def accuracy_vs_energy(ctx):
     """Fig. 7b: top-1 against energy per image."""
-    fit = ctx.found["accuracy_vs_energy"]
-    if fit["status"] != "ok":
-        raise Absent(fit["reason"])
-    points = [p for p in findings.samples(ctx.dataset, ctx.setup, fit["batch"])
-              if p.get("top1") is not None and p.get("energy_per_image_mj") is not None]
-    fig, (ax,) = _figure()
-    label = _labeller(ax)
-    for p in points:
-        ax.scatter(p["energy_per_image_mj"], p["top1"], color=ctx.color(p["name"]), s=40)
-        label(p["name"], p["energy_per_image_mj"], p["top1"])
-    ax.set_xscale("log")
-    _plain_ticks(ax.xaxis)
-    ax.set_xlabel(f"energy per image at batch {fit['batch']} [mJ] (log)")
-    ax.set_ylabel("top-1 accuracy [%]")
+    fig, ax, fit, points = _accuracy_against(ctx, "accuracy_vs_energy", "energy_per_image_mj",
+                                             "energy per image at batch {batch} [mJ] (log)")
     ax.set_title(f"Spearman rho {fit['spearman_rho']:.2f}" if fit["spearman_rho"] is not None else "",
                  fontsize="small")
-    ax.grid(True, which="both", alpha=0.3)
     _family_legend(ax, ctx, [p["name"] for p in points])
     return fig
 

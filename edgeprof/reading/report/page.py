@@ -3,6 +3,7 @@
 Both texts are made from the same summaries, so the page and the Markdown say the same thing.
 The page is self-contained apart from its relative links to figures/*.png.
 """
+import functools
 import html
 import json
 import os
@@ -37,57 +38,62 @@ def _verdict(found):
     return f"{found['verdict']} (paper: {found['paper']}; rule: {found['rule']})"
 
 
+def _finding(title, verdict=True):
+    """Decorator for one finding's summary: ``text(found)`` -> ``summary(found)`` giving (title, sentence).
+
+    ``title`` may name ``{batch}`` (the finding's batch). The sentence is "absent: <reason>" when
+    the finding could not be made; otherwise ``text(found)``, then "; " and the verdict against the
+    paper unless ``verdict`` is False.
+    """
+    def decorate(text):
+        @functools.wraps(text)
+        def summary(found):
+            heading = title.format(batch=found.get("batch"))
+            if found["status"] != "ok":
+                return heading, "absent: " + found["reason"]
+            return heading, text(found) + ("; " + _verdict(found) if verdict else "")
+        return summary
+    return decorate
+
+
+@_finding("Operations estimate inference time (batch {batch})")
 def _time_vs_ops(found):
-    batch = found.get("batch")
-    title = f"Operations estimate inference time (batch {batch})"
-    if found["status"] != "ok":
-        return title, "absent: " + found["reason"]
-    return title, (f"per-image time = {_num(found['intercept_ms'])} ms + {_num(found['slope_ms_per_gop'])} ms "
-                   f"per G-Op, R^2 = {_num(found['r2'], 4)} over {found['n']} models; " + _verdict(found))
+    return (f"per-image time = {_num(found['intercept_ms'])} ms + {_num(found['slope_ms_per_gop'])} ms "
+            f"per G-Op, R^2 = {_num(found['r2'], 4)} over {found['n']} models")
 
 
+@_finding("Power across batch sizes and models")
 def _power(found):
-    title = "Power across batch sizes and models"
-    if found["status"] != "ok":
-        return title, "absent: " + found["reason"]
     idle = "" if found["idle_mean_w"] is None else f", idle {_num(found['idle_mean_w'])} W"
-    return title, (f"mean {_num(found['mean_w'])} W, std {_num(found['std_w'])} W "
-                   f"(std/mean {_pct(found['cov'])}), range {_num(found['min_w'])}-{_num(found['max_w'])} W "
-                   f"over {found['n']} runs; the largest change over batch sizes of one model is "
-                   f"{_num(found['largest_range_over_batches_w'])} W{idle}; " + _verdict(found))
+    return (f"mean {_num(found['mean_w'])} W, std {_num(found['std_w'])} W "
+            f"(std/mean {_pct(found['cov'])}), range {_num(found['min_w'])}-{_num(found['max_w'])} W "
+            f"over {found['n']} runs; the largest change over batch sizes of one model is "
+            f"{_num(found['largest_range_over_batches_w'])} W{idle}")
 
 
+@_finding("Accuracy vs throughput (batch {batch})")
 def _hyperbola(found):
-    title = f"Accuracy vs throughput (batch {found.get('batch')})"
-    if found["status"] != "ok":
-        return title, "absent: " + found["reason"]
-    return title, (f"top-1 = {_num(found['a_pct'])} % + {_num(found['b_pct_ips'])} / (images/s), "
-                   f"R^2 = {_num(found['r2'])}, Spearman rho(throughput, top-1) = "
-                   f"{_num(found['spearman_rho'])} over {found['n']} models; " + _verdict(found))
+    return (f"top-1 = {_num(found['a_pct'])} % + {_num(found['b_pct_ips'])} / (images/s), "
+            f"R^2 = {_num(found['r2'])}, Spearman rho(throughput, top-1) = "
+            f"{_num(found['spearman_rho'])} over {found['n']} models")
 
 
+@_finding("Accuracy vs energy per image (batch {batch})")
 def _energy(found):
-    title = f"Accuracy vs energy per image (batch {found.get('batch')})"
-    if found["status"] != "ok":
-        return title, "absent: " + found["reason"]
-    return title, (f"Spearman rho(energy, top-1) = {_num(found['spearman_rho'])}; the most accurate model "
-                   f"({found['most_accurate']}) costs {_num(found['its_energy_per_image_mj'])} mJ per image, "
-                   f"the cheapest {_num(found['min_energy_per_image_mj'])} mJ; " + _verdict(found))
+    return (f"Spearman rho(energy, top-1) = {_num(found['spearman_rho'])}; the most accurate model "
+            f"({found['most_accurate']}) costs {_num(found['its_energy_per_image_mj'])} mJ per image, "
+            f"the cheapest {_num(found['min_energy_per_image_mj'])} mJ")
 
 
+@_finding("Memory vs parameters (batch 1)")
 def _memory(found):
-    title = "Memory vs parameters (batch 1)"
-    if found["status"] != "ok":
-        return title, "absent: " + found["reason"]
-    return title, (f"memory = {_num(found['intercept_mib'])} MiB + {_num(found['slope_mib_per_mparam'])} MiB "
-                   f"per million parameters, R^2 = {_num(found['r2'], 4)} "
-                   f"({', '.join(found['memory_source'])}); " + _verdict(found))
+    return (f"memory = {_num(found['intercept_mib'])} MiB + {_num(found['slope_mib_per_mparam'])} MiB "
+            f"per million parameters, R^2 = {_num(found['r2'], 4)} "
+            f"({', '.join(found['memory_source'])})")
 
 
+@_finding("Share of time in fully connected layers", verdict=False)
 def _fc(found):
-    title = "Share of time in fully connected layers"
-    if found["status"] != "ok":
-        return title, "absent: " + found["reason"]
     parts = []
     for m in found["models"]:
         if m["drops_from_batch"] is not None:
@@ -99,7 +105,7 @@ def _fc(found):
     verdict = found["verdict"]
     if verdict in ("agrees with the paper", "contradicts the paper"):
         verdict = _verdict(found)
-    return title, "; ".join(parts) + "; " + verdict
+    return "; ".join(parts) + "; " + verdict
 
 
 def setup_summaries(found):
@@ -110,12 +116,10 @@ def setup_summaries(found):
     return rows
 
 
+@_finding("Accuracy per parameter", verdict=False)
 def density_summary(found):
-    if found["status"] != "ok":
-        return "Accuracy per parameter", "absent: " + found["reason"]
-    return "Accuracy per parameter", (
-        f"best: {found['best']} with {_num(found['best_pct_per_mparam'])} % top-1 per million parameters "
-        f"(paper: {found['paper']})")
+    return (f"best: {found['best']} with {_num(found['best_pct_per_mparam'])} % top-1 per million parameters "
+            f"(paper: {found['paper']})")
 
 
 def prediction_rows(found):
