@@ -3,6 +3,7 @@
 Standard library only, so the agent, the records, the workstation and the reading side can all
 import it (``tests/agent/test_layout.py``).
 """
+import logging
 import math
 import re
 
@@ -59,3 +60,40 @@ def text_of(value):
     if isinstance(value, bytes):
         return value.split(b"\0", 1)[0].decode("utf-8", "replace")
     return str(value)
+
+
+class Closeable(object):
+    """``close()`` runs the subclass's ``close_impl()`` once, best effort; ``with thing:`` closes it.
+
+    A failure in ``close_impl`` is logged as a warning, never raised: releasing a runtime or a
+    sensor must not end a sweep, nor hide the error that ended a run. Used by backend sessions,
+    power sensors and power monitors.
+    """
+
+    _closed = False
+
+    def close(self):
+        """Release what this holds: once, best effort (a failure is logged, never raised)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.close_impl()
+        except Exception as exc:  # noqa: BLE001 - a failed release must not end the sweep or hide its error
+            log = logging.getLogger("edgeprof")
+            log.warning("closing %s failed: %s", self.closing_label(), one_line(exc))
+            log.debug("close failed", exc_info=True)
+
+    def close_impl(self):
+        """Release what the object holds (called once by :meth:`close`)."""
+
+    def closing_label(self):
+        """What the close warning calls this object."""
+        return "the %s" % type(self).__name__
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+        return False

@@ -15,8 +15,8 @@ import re
 import socket
 import subprocess
 
-from edgeprof.agent import sysroot
-from edgeprof.util import slug, text_of
+from edgeprof.agent import nvml_library, sysroot
+from edgeprof.util import slug
 
 # L4T release -> JetPack release (NVIDIA's release notes; same table as jetson-stats keeps).
 L4T_TO_JETPACK = {
@@ -271,22 +271,7 @@ def cpu_governor():
 
 def nvml_gpu_name():
     """The first GPU's name through NVML (``pip install nvidia-ml-py``), or ``None``."""
-    try:
-        import pynvml
-    except ImportError:
-        return None
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return None
-    try:
-        if pynvml.nvmlDeviceGetCount() < 1:
-            return None
-        return text_of(pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(0)))
-    except pynvml.NVMLError:
-        return None
-    finally:
-        pynvml.nvmlShutdown()
+    return nvml_library.first_gpu_name()
 
 
 # ---- temperatures -------------------------------------------------------------------------

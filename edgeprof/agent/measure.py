@@ -1,6 +1,6 @@
 """The timing protocol and latency statistics, runtime-agnostic.
 
-Protocol (DESIGN.md): warm up for at least ``warmup_seconds`` and ``warmup_runs`` inferences, then
+Protocol (docs/methodology.md): warm up for at least ``warmup_seconds`` and ``warmup_runs`` inferences, then
 time a window of at least ``min_seconds`` and ``min_runs`` inferences. Each inference is timed on
 its own with ``time.perf_counter`` (wall latency); where the session can time the device side
 (CUDA events), that time is collected too. The loop does nothing else per run: one clock read
@@ -89,7 +89,7 @@ def latency_stats(values_ms):
 def warm_up(session, protocol):
     """Run until both the warm-up time and run count are reached; returns the number of runs."""
     perf = time.perf_counter
-    run = session.run
+    run = session.run_impl
     deadline = perf() + protocol.warmup_seconds
     count = 0
     while count < protocol.warmup_runs or perf() < deadline:
@@ -106,7 +106,7 @@ def timed_window(session, protocol):
         none), and the window length in s (from the first run's start to the last run's end).
     """
     perf = time.perf_counter
-    run = session.run
+    run = session.run_impl  # bound once: no extra frame per timed inference
     latencies = []
     record = latencies.append
     device = []

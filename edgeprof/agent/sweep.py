@@ -19,6 +19,7 @@ from edgeprof.records import profile
 from edgeprof.errors import UsageError
 from edgeprof.agent.lock import FolderLock
 from edgeprof.agent.measure import measure
+from edgeprof.records.runs import RunEntry
 from edgeprof.util import one_line
 
 log = logging.getLogger("edgeprof")
@@ -174,11 +175,10 @@ class Sweep(object):
         oom_batch = None
         for batch in pending:
             if oom_batch is not None:
-                run = {"batch": batch, "status": "oom", "settings_id": sid, "started": profile.now_iso(),
-                       "inferred": True,
-                       "message": "not run: batch %d already ran out of memory" % oom_batch}
+                run = RunEntry.inferred_oom(batch, sid, profile.now_iso(), oom_batch)
             else:
                 run = self._one_run(model, batch, sid, idle_w)
+            run = run.as_dict()
             profile.put_run(data, run)
             profile.save(path, data)
             self._count(run, model["name"])
@@ -188,38 +188,33 @@ class Sweep(object):
             self.summary.files.append(path)
 
     def _one_run(self, model, batch, sid, idle_w):
+        """Open, measure and close one batch; returns its :class:`RunEntry` (ok, oom or error)."""
         config = self.config
-        run = {"batch": batch, "status": "ok", "settings_id": sid, "started": profile.now_iso()}
-        session = None
+        run = RunEntry.started_now(batch, sid, profile.now_iso())
         before = board.state()
         baseline = memory.system_memory().get("system_used_bytes")
         try:
             memory.reset_peak_rss()
             options = dict(config.options, model_sha256=model.get("sha256"), **config.runtime_options)
-            session = config.backend.open(model["path"], batch, config.precision, options)
-            power = {}
+            with config.backend.open(model["path"], batch, config.precision, options) as session:
+                power = []
 
-            def stop_power(runs):
-                power.update(config.monitor.stop_window(batch * runs, idle_w) or {})
+                def stop_power(runs):
+                    power.append(config.monitor.stop_window(batch * runs, idle_w))
 
-            result = measure(session, config.protocol, on_window_start=config.monitor.start_window,
-                             on_window_stop=stop_power)
-            run.update(result.summary())
-            if power:
-                run["power"] = power
-            run["memory"] = self._memory_for(session, baseline)
-            run["backend"] = session.describe()
+                result = measure(session, config.protocol, on_window_start=config.monitor.start_window,
+                                 on_window_stop=stop_power)
+                run.update(result.summary())
+                if power and power[0] is not None:
+                    run.power = power[0].as_dict()
+                run.memory = self._memory_for(session, baseline)
+                run.backend = session.describe()
         except (KeyboardInterrupt, UsageError):  # a bad flag fails every run: stop, exit 2
             raise
         except Exception as exc:  # one failed run never ends the sweep: it is recorded
-            oom = config.backend.is_out_of_memory(exc)
-            run = {"batch": batch, "status": "oom" if oom else "error", "settings_id": sid,
-                   "started": run["started"], "message": one_line(exc)}
+            run = run.failed("oom" if config.backend.is_out_of_memory(exc) else "error", one_line(exc))
             log.debug("run failed", exc_info=True)
-        finally:
-            if session is not None:
-                session.close()
-        run["board_state"] = board.state_change(before, board.state())
+        run.board_state = board.state_change(before, board.state())
         return run
 
     def _memory_for(self, session, baseline):

@@ -14,6 +14,7 @@ import yaml
 from edgeprof.errors import InputFileError, ProfileError
 from edgeprof.records.files import write_atomic
 from edgeprof.records.schema import NUMBER as _NUMBER
+from edgeprof.records.runs import RUN_FIELDS as _RUN_FIELDS
 from edgeprof.records.schema import check_fields, check_version
 
 SCHEMA = "edgeprof/profile/v1"
@@ -44,12 +45,7 @@ BACKEND_FIELDS = {"name": (str, True), "version": (str, False), "precision": (st
 PROTOCOL_FIELDS = {"warmup_seconds": (_NUMBER, True), "warmup_runs": (int, True),
                    "min_seconds": (_NUMBER, True), "min_runs": (int, True)}
 POWER_FIELDS = {"status": (str, True)}
-RUN_FIELDS = {
-    "batch": (int, True), "status": (str, True), "settings_id": (str, True), "message": (str, False),
-    "latency_ms": (dict, False), "device_time_ms": (dict, False), "runs": (int, False),
-    "window_s": (_NUMBER, False), "throughput_ips": (_NUMBER, False), "warnings": (list, False),
-    "memory": (dict, False), "power": (dict, False), "board_state": (dict, False),
-}
+RUN_FIELDS = dict(_RUN_FIELDS)  # the table and the field order live in edgeprof.records.runs
 
 
 def now_iso():

@@ -2,6 +2,7 @@
 import pytest
 
 from edgeprof.agent import measure
+from edgeprof.agent.backends.base import Session
 
 
 def test_statistics_of_a_known_sample():
@@ -28,17 +29,17 @@ def test_statistics_refuse_an_empty_sample():
         measure.latency_stats([])
 
 
-class CountingSession(object):
+class CountingSession(Session):
     """A session whose every run takes a fixed time on a fake clock."""
     has_device_time = False
 
     def __init__(self, clock, run_s, batch=4):
+        Session.__init__(self, batch)
         self.clock = clock
         self.run_s = run_s
-        self.batch = batch
         self.runs = 0
 
-    def run(self):
+    def run_impl(self):
         self.clock.now += self.run_s
         self.runs += 1
 

@@ -235,7 +235,35 @@ def test_describe_and_run_power_fit_the_profile_schema_as_plain_yaml(tx2_root):
             "board": {"model": "m", "slug": "m"}, "model": {"name": "n"},
             "backend": {"name": "onnxruntime", "precision": "fp32"},
             "protocol": {"warmup_seconds": 0.2, "warmup_runs": 10, "min_seconds": 3, "min_runs": 10},
-            "power": power, "runs": [{"batch": 1, "status": "error", "settings_id": "s", "power": run_power}]}
+            "power": power, "runs": [{"batch": 1, "status": "error", "settings_id": "s", "power": run_power.as_dict()}]}
     loaded = yaml.safe_load(yaml.safe_dump(data))
     profile.validate(loaded)
     assert loaded["power"]["total_rail"] == "VDD_IN" and loaded["power"]["status"] == "ok"
+
+
+class ClosingRampSensor(RampSensor):
+    """A ramp that counts how often its resources are released."""
+
+    def __init__(self):
+        super(ClosingRampSensor, self).__init__(2.0, 0.0)
+        self.released = 0
+
+    def close_impl(self):
+        self.released += 1
+
+
+def test_closing_a_monitor_twice_stops_the_sampler_and_closes_the_sensor_once():
+    sensor = ClosingRampSensor()
+    monitor = PowerMonitor(sensor, rate_hz=100)
+    monitor.close()
+    monitor.close()
+    assert sensor.released == 1 and monitor.sampler._thread is None
+
+
+def test_a_monitor_used_with_with_is_closed_on_the_way_out():
+    sensor = ClosingRampSensor()
+    with pytest.raises(RuntimeError):
+        with PowerMonitor(sensor, rate_hz=100) as monitor:
+            monitor.start_window()
+            raise RuntimeError("the run failed")
+    assert sensor.released == 1 and monitor.sampler._thread is None

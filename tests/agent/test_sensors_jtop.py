@@ -148,3 +148,22 @@ def test_jtop_not_installed_is_a_reason_with_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "jtop", None)
     with pytest.raises(SensorError, match="pip3 install jetson-stats"):
         jtop_sensor.probe()
+
+
+def test_closing_the_sensor_twice_closes_the_jtop_connection_once(standin, monkeypatch):
+    module = standin("4.2.1", [POWER_4_2_TX2])
+    closes = []
+    monkeypatch.setattr(module.jtop, "close", lambda self: closes.append(self))
+    sensor = jtop_sensor.probe()
+    sensor.close()
+    sensor.close()
+    assert len(closes) == 1
+
+
+def test_with_closes_the_jtop_connection(standin, monkeypatch):
+    module = standin("4.2.1", [POWER_4_2_TX2])
+    closes = []
+    monkeypatch.setattr(module.jtop, "close", lambda self: closes.append(self))
+    with jtop_sensor.probe() as sensor:
+        assert sensor.rails == ["VDD_IN", "VDD_SYS_CPU", "VDD_SYS_GPU"]
+    assert len(closes) == 1

@@ -5,7 +5,9 @@ import shutil
 import pytest
 
 from edgeprof.errors import SensorError, UsageError
-from edgeprof.agent.sensors import UnavailableMonitor, open_monitor, sensor_status
+from edgeprof.agent import sensors
+from edgeprof.agent.sensors import AUTO_ORDER, UnavailableMonitor, auto_order, measures, open_monitor, sensor_status
+from edgeprof.agent.sensors.base import BOARD, CPU, GPU
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 
@@ -77,3 +79,29 @@ def test_sensor_status_lists_every_sensor_with_details_for_the_found_one(tx2_roo
     reason, details = rows["ina3221"]
     assert reason is None and details["total_rail"] == "VDD_IN" and "VDD_SYS_GPU" in details["rails"]
     assert rows["rapl"][0]
+
+
+def test_an_unavailable_monitor_closes_twice_and_works_with_with(empty_root):
+    with open_monitor("auto") as monitor:
+        assert monitor.describe()["status"] == "unavailable"
+    monitor.close()
+    monitor.close()
+
+
+def test_auto_order_is_the_board_first_then_the_runs_own_part():
+    assert auto_order() == AUTO_ORDER == ("ina3221", "jtop", "tegrastats", "nvml", "rapl")
+    assert auto_order("cuda") == ("ina3221", "jtop", "tegrastats", "nvml", "rapl")
+    assert auto_order("cpu") == ("ina3221", "jtop", "tegrastats", "rapl", "nvml")
+
+
+def test_every_sensor_declares_what_it_measures():
+    assert {name: measures(name) for name in AUTO_ORDER} == {
+        "ina3221": BOARD, "jtop": BOARD, "tegrastats": BOARD, "nvml": GPU, "rapl": CPU}
+
+
+def test_a_new_sensor_takes_its_place_in_auto_from_its_declaration(monkeypatch):
+    declared = {"ina3221": BOARD, "jtop": BOARD, "tegrastats": BOARD, "nvml": GPU, "rapl": CPU, "amd_energy": CPU}
+    monkeypatch.setattr(sensors, "AUTO_ORDER", AUTO_ORDER + ("amd_energy",))
+    monkeypatch.setattr(sensors, "measures", declared.get)
+    assert auto_order("cpu") == ("ina3221", "jtop", "tegrastats", "rapl", "amd_energy", "nvml")
+    assert auto_order("cuda") == ("ina3221", "jtop", "tegrastats", "nvml", "rapl", "amd_energy")

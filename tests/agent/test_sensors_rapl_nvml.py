@@ -7,6 +7,7 @@ import types
 import pytest
 
 from edgeprof.errors import SensorError
+from edgeprof.agent import board
 from edgeprof.agent.sensors import nvml, open_monitor, rapl
 
 POWERCAP = "sys/class/powercap"
@@ -66,29 +67,71 @@ def test_no_powercap_is_a_reason(empty_root):
         rapl.probe()
 
 
-def _pynvml_standin(energy_supported):
-    """A stand-in mirroring nvidia-ml-py 12.x names (module ``pynvml``): one GPU."""
+# Return codes of nvml.h, with the text nvidia-ml-py 12.550.52 gives them (pynvml.py: NVML_ERROR_*,
+# NVMLError._errcode_to_string).
+NVML_ERROR_UNINITIALIZED = 1
+NVML_ERROR_NOT_SUPPORTED = 3
+NVML_ERROR_DRIVER_NOT_LOADED = 9
+ERROR_TEXT = {NVML_ERROR_UNINITIALIZED: "Uninitialized", NVML_ERROR_NOT_SUPPORTED: "Not Supported",
+              NVML_ERROR_DRIVER_NOT_LOADED: "Driver Not Loaded"}
+
+
+def _pynvml_standin(energy_supported, gpus=1, init_error=None):
+    """A stand-in mirroring nvidia-ml-py 12.550.52 (module ``pynvml``): ``gpus`` GPUs.
+
+    As the real one does: ``NVMLError(code)`` takes a return code and its ``str()`` is the code's text
+    (pynvml.py ``NVMLError.__new__``/``__str__``, raised by ``_nvmlCheckReturn``); starts are counted
+    (nvml.h, ``nvmlInit_v2``/``nvmlShutdown``: "A reference count of the number of initializations is
+    maintained. Shutdown only occurs when the reference count reaches zero"), and with no start held
+    ``nvmlShutdown`` and every query fail with NVML_ERROR_UNINITIALIZED (nvml.h; pynvml.py
+    ``_nvmlGetFunctionPointer`` raises it before the library is loaded).
+    """
     module = types.ModuleType("pynvml")
 
     class NVMLError(Exception):
-        pass
+        def __init__(self, value):
+            super(NVMLError, self).__init__(value)
+            self.value = value
+
+        def __str__(self):
+            return ERROR_TEXT[self.value]
 
     module.NVMLError = NVMLError
-    module.state = {"energy_mj": 5000, "power_mw": 70000}
-    module.nvmlInit = lambda: None
-    module.nvmlShutdown = lambda: None
-    module.nvmlSystemGetDriverVersion = lambda: "550.54.15"
-    module.nvmlDeviceGetCount = lambda: 1
-    module.nvmlDeviceGetHandleByIndex = lambda i: "handle%d" % i
-    module.nvmlDeviceGetName = lambda h: b"NVIDIA H100 80GB HBM3"
-    module.nvmlDeviceGetPowerUsage = lambda h: module.state["power_mw"]
+    module.state = {"energy_mj": 5000, "power_mw": 70000, "starts": 0, "power_error": None}
+
+    def started(query):
+        def checked(*args):
+            if module.state["starts"] < 1:
+                raise NVMLError(NVML_ERROR_UNINITIALIZED)
+            return query(*args)
+        return checked
+
+    def init():
+        if init_error:
+            raise NVMLError(init_error)
+        module.state["starts"] += 1
+
+    def shutdown():
+        module.state["starts"] -= 1
+
+    def power(handle):
+        if module.state["power_error"]:
+            raise NVMLError(module.state["power_error"])
+        return module.state["power_mw"]
 
     def energy(handle):
         if not energy_supported:
-            raise NVMLError("Not Supported")
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return module.state["energy_mj"]
 
-    module.nvmlDeviceGetTotalEnergyConsumption = energy
+    module.nvmlInit = init
+    module.nvmlShutdown = started(shutdown)
+    module.nvmlSystemGetDriverVersion = started(lambda: "550.54.15")
+    module.nvmlDeviceGetCount = started(lambda: gpus)
+    module.nvmlDeviceGetHandleByIndex = started(lambda i: "handle%d" % i)
+    module.nvmlDeviceGetName = started(lambda h: b"NVIDIA H100 80GB HBM3")
+    module.nvmlDeviceGetPowerUsage = started(power)
+    module.nvmlDeviceGetTotalEnergyConsumption = started(energy)
     return module
 
 
@@ -124,3 +167,68 @@ def test_cpu_runs_prefer_rapl_over_nvml_in_auto(rapl_root, monkeypatch):
         chosen.append(monitor.describe()["sensor"])
         monitor.close()
     assert chosen == ["rapl", "nvml"]
+
+
+def test_nvml_closed_twice_gives_its_start_back_once(empty_root, monkeypatch):
+    standin = _pynvml_standin(energy_supported=True)
+    monkeypatch.setitem(sys.modules, "pynvml", standin)
+    sensor = nvml.probe()
+    assert standin.state["starts"] == 1
+    shutdowns = []
+    real_shutdown = standin.nvmlShutdown
+    monkeypatch.setattr(standin, "nvmlShutdown", lambda: shutdowns.append(real_shutdown()))
+    sensor.close()
+    sensor.close()
+    assert len(shutdowns) == 1 and standin.state["starts"] == 0
+
+
+def test_a_gpu_nvml_cannot_read_is_left_out_with_nvmls_words(empty_root, monkeypatch):
+    standin = _pynvml_standin(energy_supported=False)
+    monkeypatch.setitem(sys.modules, "pynvml", standin)
+    with nvml.probe() as sensor:
+        standin.state["power_error"] = NVML_ERROR_NOT_SUPPORTED
+        assert sensor.read() == {}
+        assert sensor.problems == {"GPU0": "NVML: Not Supported"}
+
+
+def test_nvml_without_a_gpu_is_a_reason_and_gives_its_start_back(empty_root, monkeypatch):
+    standin = _pynvml_standin(energy_supported=True, gpus=0)
+    monkeypatch.setitem(sys.modules, "pynvml", standin)
+    with pytest.raises(SensorError, match="NVML sees no GPU"):
+        nvml.probe()
+    assert standin.state["starts"] == 0
+
+
+def test_nvml_that_cannot_start_says_so(empty_root, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", _pynvml_standin(True, init_error=NVML_ERROR_DRIVER_NOT_LOADED))
+    with pytest.raises(SensorError, match=r"NVML could not start \(Driver Not Loaded\): no NVIDIA GPU"):
+        nvml.probe()
+
+
+def test_nvml_not_installed_names_the_package(empty_root, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    with pytest.raises(SensorError, match=r"pip install nvidia-ml-py"):
+        nvml.probe()
+
+
+def test_the_boards_gpu_name_comes_from_nvml_as_text_and_gives_its_start_back(monkeypatch):
+    standin = _pynvml_standin(energy_supported=True)
+    monkeypatch.setitem(sys.modules, "pynvml", standin)
+    assert board.nvml_gpu_name() == "NVIDIA H100 80GB HBM3"
+    assert standin.state["starts"] == 0
+
+
+@pytest.mark.parametrize("standin", [None, _pynvml_standin(True, init_error=NVML_ERROR_DRIVER_NOT_LOADED),
+                                     _pynvml_standin(True, gpus=0)], ids=["not installed", "no driver", "no gpu"])
+def test_the_boards_gpu_name_is_none_without_a_gpu_nvml_can_see(monkeypatch, standin):
+    monkeypatch.setitem(sys.modules, "pynvml", standin)
+    assert board.nvml_gpu_name() is None
+    assert standin is None or standin.state["starts"] == 0
+
+
+def test_asking_the_gpu_name_leaves_an_open_nvml_sensor_reading(empty_root, monkeypatch):
+    standin = _pynvml_standin(energy_supported=True)
+    monkeypatch.setitem(sys.modules, "pynvml", standin)
+    with nvml.probe() as sensor:
+        assert board.nvml_gpu_name() == "NVIDIA H100 80GB HBM3"
+        assert sensor.read() == {"GPU0": 5.0} and not sensor.problems

@@ -100,3 +100,11 @@ def test_an_exited_tegrastats_waits_instead_of_spinning(jetson_with_tegrastats):
         assert "tegrastats exited" in sensor.problems["POM_5V_IN"]
     finally:
         sensor.close()
+
+
+def test_with_stops_tegrastats_and_a_second_close_is_harmless(jetson_with_tegrastats):
+    with tegrastats.probe() as sensor:
+        process = sensor._reader.process
+        assert process.poll() is None
+    assert process.poll() is not None and sensor._reader.process is None
+    sensor.close()

@@ -13,22 +13,17 @@ cannot allocate what the batch needs (the sweep records ``status: oom``),
 :class:`edgeprof.errors.BackendError` when the runtime fails on the model (``status: error``), and
 :class:`edgeprof.errors.BackendUnavailable` when the runtime is missing.
 """
-import logging
-
 from edgeprof.errors import BackendUnavailable, OutOfMemory, UsageError
-from edgeprof.util import one_line
-
-log = logging.getLogger("edgeprof")
+from edgeprof.util import Closeable
 
 
-class Session(object):
+class Session(Closeable):
     """One opened model at one batch size. Subclasses fill in the ``*_impl`` methods.
 
     ``has_device_time`` is True where ``gpu_time_ms`` returns the device time of each run.
     """
 
     has_device_time = False
-    _closed = False
 
     def __init__(self, batch):
         self.batch = batch
@@ -49,29 +44,11 @@ class Session(object):
         """Settings to record in the profile (providers, threads, engine facts...)."""
         return {}
 
-    def close(self):
-        """Free what the session holds: once, best effort (a failure is logged, never raised)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self.close_impl()
-        except Exception as exc:  # noqa: BLE001 - a failed release must not end the sweep or hide its error
-            log.warning("closing the %s session failed: %s", type(self).__name__, one_line(exc))
-            log.debug("close failed", exc_info=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-        return False
-
     def run_impl(self):
         raise NotImplementedError
 
     def close_impl(self):
-        """Release the runtime's objects (called once by :meth:`close`)."""
+        """Release the runtime's objects (called once by :meth:`close`, which logs a failure)."""
 
 
 class Backend(object):

@@ -1,9 +1,18 @@
 """Power sensors behind one small interface, and the monitor the sweep uses.
 
 One module per sensor (``ina3221``, ``jtop``, ``tegrastats``, ``nvml``, ``rapl``), each with
-``NAME`` and ``probe()`` (see ``base.py``). ``auto`` takes the first one that works, in
-:data:`AUTO_ORDER`: the Jetson's own rail monitors first (sysfs, then jetson-stats, then
-tegrastats), then a desktop GPU through NVML, then the CPU's RAPL counters.
+``NAME``, ``MEASURES`` and ``probe()`` (see ``base.py``). Adding a sensor is its module plus its
+name in :data:`AUTO_ORDER`.
+
+"Cannot run here" follows the same convention as ``Backend.probe()``: a sensor module's
+``probe()`` returns the opened sensor or raises :class:`edgeprof.errors.SensorError` (an
+:class:`edgeprof.errors.Unavailable`) whose message is the one-line reason ``edgeprof info``
+shows and ``auto`` collects.
+
+``auto`` takes the first one that works, in :func:`auto_order`: the Jetson's own rail monitors
+first (sysfs, then jetson-stats, then tegrastats), then a desktop GPU through NVML, then the
+CPU's RAPL counters; a run on the CPU tries RAPL before NVML. The order comes from
+:data:`AUTO_ORDER` and each module's ``MEASURES``.
 
 The sweep only talks to a monitor from :func:`open_monitor`:
 
@@ -11,31 +20,49 @@ The sweep only talks to a monitor from :func:`open_monitor`:
   total rail; or ``status: unavailable`` with ``reason``);
 - ``measure_idle(seconds)`` -> ``{"idle_w": float, ...}`` or ``None``;
 - ``start_window()`` / ``stop_window(images, idle_w)`` -> the run's ``power`` section or ``None``;
-- ``close()``.
+- ``close()`` (safe twice; a monitor is also a context manager).
 """
 import importlib
 import logging
 
 from edgeprof.errors import SensorError, UsageError
+from edgeprof.agent.sensors.base import BOARD, CPU, GPU
 from edgeprof.agent.sensors.monitor import PowerMonitor, UnavailableMonitor
 
-__all__ = ["AUTO_ORDER", "PowerMonitor", "UnavailableMonitor", "open_monitor", "probe", "sensor_status"]
+__all__ = ["AUTO_ORDER", "PowerMonitor", "UnavailableMonitor", "auto_order", "open_monitor", "probe",
+           "sensor_status"]
 
+# Every sensor, one row each, in the order ``auto`` tries them when the run's device says nothing.
 AUTO_ORDER = ("ina3221", "jtop", "tegrastats", "nvml", "rapl")
+
+# The part of the machine a backend's device (``Backend.device()``) runs on, as sensors' MEASURES name it.
+DEVICE_PARTS = {"cpu": CPU, "cuda": GPU}
 
 log = logging.getLogger("edgeprof")
 
 
+def _module(name):
+    return importlib.import_module("edgeprof.agent.sensors." + name)
+
+
 def probe(name):
     """Open the sensor ``name`` (one of :data:`AUTO_ORDER`); raises SensorError saying why it cannot."""
-    return importlib.import_module("edgeprof.agent.sensors." + name).probe()
+    return _module(name).probe()
+
+
+def measures(name):
+    """What the sensor ``name`` measures: its module's ``MEASURES`` (``board``, ``gpu`` or ``cpu``)."""
+    return _module(name).MEASURES
 
 
 def auto_order(device=None):
-    """The order ``auto`` tries sensors in; a CPU run prefers RAPL to a GPU's NVML."""
-    if device == "cpu":
-        return ("ina3221", "jtop", "tegrastats", "rapl", "nvml")
-    return AUTO_ORDER
+    """The order ``auto`` tries sensors in for a run on ``device``.
+
+    The board's own monitors first, then the sensors of the part the run uses (a CPU run: RAPL
+    before NVML), then the rest; within each group, :data:`AUTO_ORDER`'s order.
+    """
+    rank = {BOARD: 0, DEVICE_PARTS.get(device): 1}
+    return tuple(sorted(AUTO_ORDER, key=lambda name: rank.get(measures(name), 2)))
 
 
 def _try(name):
@@ -59,10 +86,8 @@ def sensor_status():
         if sensor is None:
             rows.append((name, reason, {}))
             continue
-        try:
+        with sensor:
             rows.append((name, None, sensor.details()))
-        finally:
-            sensor.close()
     return rows
 
 

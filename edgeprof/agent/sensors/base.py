@@ -1,8 +1,13 @@
 """The small interface every power sensor fills in, and the sysfs number reader they share.
 
-A sensor module defines ``NAME`` and ``probe()``: ``probe()`` returns a ready
-:class:`PowerSensor` or raises :class:`edgeprof.errors.SensorError` with one line saying why
-the sensor cannot be used here (that line is what ``edgeprof info`` and the profile show).
+A sensor module defines ``NAME``, ``MEASURES`` and ``probe()``:
+
+- ``probe()`` returns a ready :class:`PowerSensor` or raises :class:`edgeprof.errors.SensorError`
+  with one line saying why the sensor cannot be used here (that line is what ``edgeprof info``
+  and the profile show);
+- ``MEASURES`` says what its readings cover: :data:`BOARD` (the module's input and its rails),
+  :data:`GPU` or :data:`CPU`. ``auto`` tries the board's own monitors first, then those of the
+  part the run uses (``edgeprof.agent.sensors.auto_order``).
 
 Two kinds of readings (after Zeus' split between power and energy sources):
 
@@ -12,11 +17,24 @@ Two kinds of readings (after Zeus' split between power and energy sources):
 
 Polled sensors are read by the sampler at its own rate; sensors with ``pushes = True``
 (jtop, tegrastats) deliver values at their source's pace through :meth:`PowerSensor.wait_read`.
-A rail that cannot be read in one sample is left out of that sample's dict and its first
-reason is kept in ``problems``: a bad read never raises out of ``read``.
+A polled sensor lists its ``channels`` (each with a ``rail``) and reads one in
+:meth:`PowerSensor.read_channel`; the default :meth:`PowerSensor.read` loops over them. A rail
+that cannot be read in one sample is left out of that sample's dict and its first reason is
+kept in ``problems``: a bad read never raises out of ``read``.
+
+A sensor, like a backend's session, is closed once and best effort (:meth:`PowerSensor.close`
+over ``close_impl``) and works as a context manager.
 """
 import errno
 import os
+
+from edgeprof.util import Closeable
+
+
+# What a sensor module's MEASURES says its readings cover.
+BOARD = "board"  # the module's (or machine's) input and its rails: INA3221, jtop, tegrastats
+GPU = "gpu"      # a GPU's own power or energy: NVML
+CPU = "cpu"      # the CPU package (and DRAM): RAPL
 
 
 class SensorReadError(Exception):
@@ -58,7 +76,7 @@ def read_sysfs_number(host_path):
         raise SensorReadError("not a number: %r" % text[:20])
 
 
-class PowerSensor(object):
+class PowerSensor(Closeable):
     """A source of per-rail power (or energy) readings.
 
     Attributes:
@@ -70,12 +88,15 @@ class PowerSensor(object):
         paths (list of str): machine paths (or the library/command) read, for the profile.
         averaging (dict or None): the sensor's own averaging / update interval where it shows it.
         problems (dict): rail -> first reason a read of that rail failed.
+        channels (list): what the default :meth:`read` reads, one :meth:`read_channel` each; every
+            channel has a ``rail`` attribute (empty for sensors that push or override ``read``).
     """
 
     name = None
     pushes = False
     counts_energy = False
     default_rate_hz = 50.0
+    channels = ()
 
     def __init__(self, rails, total_rail, driver, paths, averaging=None):
         self.rails = list(rails)
@@ -98,7 +119,21 @@ class PowerSensor(object):
         """Begin producing readings (spawn a process, open a connection). Default: nothing to do."""
 
     def read(self):
-        """One reading of every rail that can be read now: ``{rail: watts}`` (or joules)."""
+        """One reading of every channel that can be read now: ``{rail: watts}`` (or joules).
+
+        A channel whose :meth:`read_channel` raises :class:`SensorReadError` is left out, and the
+        error's message kept as its rail's reason (:meth:`note_problem`).
+        """
+        values = {}
+        for channel in self.channels:
+            try:
+                values[channel.rail] = self.read_channel(channel)
+            except SensorReadError as exc:
+                self.note_problem(channel.rail, str(exc))
+        return values
+
+    def read_channel(self, channel):
+        """The value of one of :attr:`channels` now; raises :class:`SensorReadError` with the reason."""
         raise NotImplementedError
 
     def wait_read(self, timeout_s):
@@ -118,5 +153,8 @@ class PowerSensor(object):
             "method": "energy counter" if self.counts_energy else "power samples, trapezoid",
         }
 
-    def close(self):
-        """Release what the sensor holds. Safe to call twice."""
+    def closing_label(self):
+        return "the %s power sensor" % self.name
+
+    def close_impl(self):
+        """Release the process, connection or library the sensor holds (called once by :meth:`close`)."""

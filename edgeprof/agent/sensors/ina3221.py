@@ -20,9 +20,10 @@ import re
 
 from edgeprof.agent import board, sysroot
 from edgeprof.errors import SensorError
-from edgeprof.agent.sensors.base import PowerSensor, SensorReadError, read_sysfs_number
+from edgeprof.agent.sensors.base import BOARD, PowerSensor, SensorReadError, read_sysfs_number
 
 NAME = "ina3221"
+MEASURES = BOARD
 
 IIO_PATTERNS = ("/sys/bus/i2c/drivers/ina3221x/*/iio:device*",
                 "/sys/bus/i2c/drivers/ina3221x/*/iio_device")
@@ -212,14 +213,8 @@ class Ina3221Sensor(PowerSensor):
         super(Ina3221Sensor, self).__init__(rails, total_rail_of(rails), driver, paths, averaging)
         self.channels = channels
 
-    def read(self):
-        values = {}
-        for channel in self.channels:
-            try:
-                values[channel.rail] = channel.read_w()
-            except SensorReadError as exc:
-                self.note_problem(channel.rail, str(exc))
-        return values
+    def read_channel(self, channel):
+        return channel.read_w()
 
 
 def probe():

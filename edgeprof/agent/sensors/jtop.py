@@ -17,10 +17,11 @@ import logging
 import time
 
 from edgeprof.errors import SensorError
-from edgeprof.agent.sensors.base import PowerSensor
+from edgeprof.agent.sensors.base import BOARD, PowerSensor
 from edgeprof.util import one_line
 
 NAME = "jtop"
+MEASURES = BOARD
 
 log = logging.getLogger("edgeprof")
 
@@ -97,10 +98,8 @@ class JtopSensor(PowerSensor):
                 self.note_problem(rail, "jtop stopped reporting it")
         return rails
 
-    def close(self):
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            _close_quietly(handle)
+    def close_impl(self):
+        _close_quietly(self._handle)
 
 
 def probe():

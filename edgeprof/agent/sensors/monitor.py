@@ -3,14 +3,17 @@
 A :class:`PowerMonitor` samples its sensor from open to :meth:`close`. The sweep marks each
 window with :meth:`start_window` / :meth:`stop_window`; the run's ``power`` mapping comes from
 the samples of exactly that window. Rails that could not be read in some samples are listed
-in ``missing`` with the reason; a bad read never raises.
+in ``missing`` with the reason; a bad read never raises. Both monitors may be closed twice and
+work as context managers (``with open_monitor(...) as monitor:``).
 """
 import time
 
+from edgeprof.records.runs import PowerWindow
+from edgeprof.util import Closeable
 from edgeprof.agent.sensors.sampler import Sampler, counter_j, integrate_w, peak_w
 
 
-class UnavailableMonitor(object):
+class UnavailableMonitor(Closeable):
     """The monitor when no sensor can be read: every profile says why."""
 
     def __init__(self, reason):
@@ -28,9 +31,6 @@ class UnavailableMonitor(object):
     def stop_window(self, images, idle_w):
         return None
 
-    def close(self):
-        pass
-
 
 def _round(value, digits):
     """``value`` rounded (``-0.0`` shown as ``0.0``), or ``None``."""
@@ -43,7 +43,7 @@ def _measured(series, t0):
     return series if series and series[-1][0] >= t0 else []
 
 
-class PowerMonitor(object):
+class PowerMonitor(Closeable):
     """Samples ``sensor`` in a thread and turns windows of samples into power and energy.
 
     Args:
@@ -100,7 +100,8 @@ class PowerMonitor(object):
             idle_w (float or None): idle total power from :meth:`measure_idle`.
 
         Returns:
-            dict: the run's ``power`` mapping (see docs/profile-schema.md); ``None`` without a window.
+            PowerWindow: the run's ``power`` mapping (see docs/profile-schema.md); ``None`` without a
+            window.
         """
         t1 = time.monotonic()
         t0, self._t0 = self._t0, None
@@ -115,21 +116,24 @@ class PowerMonitor(object):
                 above_idle_mj = (energy_j - idle_w * (t1 - t0)) * 1000.0 / images
             if energy_j > 0:
                 images_per_j = images / energy_j
-        return {
-            "rails": summary["rails"],
-            "total_mean_w": summary["total_mean_w"],
-            "total_peak_w": summary["total_peak_w"],
-            "idle_w": _round(idle_w, 4),
-            "energy_j": _round(energy_j, 6),
-            "energy_per_image_mj": _round(per_image_mj, 4),
-            "energy_per_image_above_idle_mj": _round(above_idle_mj, 4),
-            "images_per_j": _round(images_per_j, 4),
-            "missing": summary["missing"],
-        }
+        return PowerWindow(
+            rails=summary["rails"],
+            total_mean_w=summary["total_mean_w"],
+            total_peak_w=summary["total_peak_w"],
+            idle_w=_round(idle_w, 4),
+            energy_j=_round(energy_j, 6),
+            energy_per_image_mj=_round(per_image_mj, 4),
+            energy_per_image_above_idle_mj=_round(above_idle_mj, 4),
+            images_per_j=_round(images_per_j, 4),
+            missing=summary["missing"],
+        )
 
-    def close(self):
-        self.sampler.stop()
-        self.sensor.close()
+    def close_impl(self):
+        """Stop sampling and close the sensor."""
+        try:
+            self.sampler.stop()
+        finally:
+            self.sensor.close()
 
     def _mark(self):
         """Now, on the sampler's clock; older samples and read problems are dropped."""

@@ -13,9 +13,10 @@ import re
 
 from edgeprof.agent import sysroot
 from edgeprof.errors import SensorError
-from edgeprof.agent.sensors.base import PowerSensor, SensorReadError, read_sysfs_number
+from edgeprof.agent.sensors.base import CPU, PowerSensor, SensorReadError, read_sysfs_number
 
 NAME = "rapl"
+MEASURES = CPU
 ZONE_PATTERN = "/sys/class/powercap/intel-rapl:*"
 PERMISSION_FIX = ("run edgeprof as root, or grant read access until reboot with "
                   "'sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj'")
@@ -73,16 +74,10 @@ class RaplSensor(PowerSensor):
             [c.rail for c in counters], None, "intel_rapl (powercap)", [c.path for c in counters],
             {"note": "RAPL counters update about every 1 ms; package energy includes cores, uncore "
                      "and integrated graphics, not the rest of the machine"})
-        self.counters = counters
+        self.channels = counters
 
-    def read(self):
-        values = {}
-        for counter in self.counters:
-            try:
-                values[counter.rail] = counter.read_j()
-            except SensorReadError as exc:
-                self.note_problem(counter.rail, str(exc))
-        return values
+    def read_channel(self, counter):
+        return counter.read_j()
 
 
 def probe():

@@ -16,10 +16,11 @@ import time
 
 from edgeprof.agent import board, sysroot
 from edgeprof.errors import SensorError
-from edgeprof.agent.sensors.base import PowerSensor
+from edgeprof.agent.sensors.base import BOARD, PowerSensor
 from edgeprof.agent.sensors.ina3221 import NOT_RAILS, total_rail_of
 
 NAME = "tegrastats"
+MEASURES = BOARD
 BINARY = "/usr/bin/tegrastats"
 INTERVAL_MS = 100
 FIRST_LINE_TIMEOUT_S = 5.0
@@ -114,7 +115,7 @@ class TegrastatsSensor(PowerSensor):
                 self.note_problem(rail, "tegrastats line without this rail: %r" % line[:80])
         return rails
 
-    def close(self):
+    def close_impl(self):
         self._reader.close()
 
 
