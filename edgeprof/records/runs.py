@@ -10,24 +10,15 @@ from edgeprof.records.schema import NUMBER
 # field -> (type, required), in the order a run entry lists them. The schema check of profiles
 # (edgeprof.records.profile) reads this table.
 RUN_FIELDS = (
-    ("batch", (int, True)),
-    ("status", (str, True)),              # ok | oom | error
-    ("settings_id", (str, True)),
-    ("started", (str, False)),
-    ("inferred", (bool, False)),          # an oom not run: a smaller batch already ran out of memory
-    ("message", (str, False)),
-    ("runs", (int, False)),
-    ("window_s", (NUMBER, False)),
-    ("warmup_runs", (int, False)),
-    ("latency_ms", (dict, False)),
-    ("per_image_ms", (NUMBER, False)),
-    ("throughput_ips", (NUMBER, False)),
-    ("warnings", (list, False)),
-    ("device_time_ms", (dict, False)),
-    ("power", (dict, False)),
-    ("memory", (dict, False)),
-    ("backend", (dict, False)),
-    ("board_state", (dict, False)),
+    # which run: status is ok | oom | error; inferred: an oom not run (a smaller batch already ran out)
+    ("batch", (int, True)), ("status", (str, True)), ("settings_id", (str, True)), ("started", (str, False)),
+    ("inferred", (bool, False)), ("message", (str, False)),
+    # what the timed window measured (edgeprof.agent.measure)
+    ("runs", (int, False)), ("window_s", (NUMBER, False)), ("warmup_runs", (int, False)),
+    ("latency_ms", (dict, False)), ("per_image_ms", (NUMBER, False)), ("throughput_ips", (NUMBER, False)),
+    ("warnings", (list, False)), ("device_time_ms", (dict, False)),
+    # beside it: power (a PowerWindow), memory, the session's settings, what the board did meanwhile
+    ("power", (dict, False)), ("memory", (dict, False)), ("backend", (dict, False)), ("board_state", (dict, False)),
 )
 
 POWER_WINDOW_FIELDS = ("rails", "total_mean_w", "total_peak_w", "idle_w", "energy_j", "energy_per_image_mj",
