@@ -209,6 +209,8 @@ class Sweep(object):
                     run.power = power[0].as_dict()
                 run.memory = self._memory_for(session, baseline)
                 run.backend = session.describe()
+                # a warning of the runtime's (e.g. tactics skipped for lack of memory) is the run's too
+                run.warnings = list(run.warnings or []) + list(run.backend.get("warnings") or [])
         except (KeyboardInterrupt, UsageError):  # a bad flag fails every run: stop, exit 2
             raise
         except Exception as exc:  # one failed run never ends the sweep: it is recorded

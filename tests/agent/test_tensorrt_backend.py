@@ -3,7 +3,6 @@
 These test edgeprof's orchestration (which calls, with which values, caching, failure
 paths), not TensorRT itself: see docs/tensorrt.md for what ran on real TensorRT (nothing here).
 """
-import importlib
 import json
 import os
 import sys
@@ -15,6 +14,7 @@ from edgeprof.agent import backends
 from edgeprof.agent.backends import tensorrt as trt_backend
 from edgeprof.agent.backends.tensorrt import cache as trt_cache
 from edgeprof.agent.backends.tensorrt import cuda as cuda_layer
+from edgeprof.agent.backends.tensorrt import layers as trt_layers
 from edgeprof.agent.backends.tensorrt import session as trt_session
 from edgeprof.errors import (
     BackendUnavailable,
@@ -28,89 +28,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from trt_standins import core  # noqa: E402  (found through the path set just above)
-from trt_standins.cuda_standin import EVENT_MS, StandinCuda  # noqa: E402
+from trt_standins import core, engine_info, fixtures  # noqa: E402  (found through the path set just above)
+from trt_standins.cuda_standin import EVENT_MS  # noqa: E402
+from trt_standins.fixtures import built, calls_named, open_session  # noqa: E402
 
-VERSIONS = ("trt_7_1", "trt_8_2", "trt_10")
-
-
-@pytest.fixture(params=VERSIONS)
-def trt(request, monkeypatch):
-    """The stand-in tensorrt module of one version, importable as ``tensorrt``."""
-    module = importlib.import_module("trt_standins." + request.param)
-    core.STATE.reset()
-    monkeypatch.setitem(sys.modules, "tensorrt", module)
-    return module
-
-
-@pytest.fixture(params=("trt_8_2", "trt_10"))
-def trt_timing(request, monkeypatch):
-    """The stand-ins of the versions with a timing cache (8.0+)."""
-    module = importlib.import_module("trt_standins." + request.param)
-    core.STATE.reset()
-    monkeypatch.setitem(sys.modules, "tensorrt", module)
-    return module
-
-
-@pytest.fixture
-def trt71(monkeypatch):
-    module = importlib.import_module("trt_standins.trt_7_1")
-    core.STATE.reset()
-    monkeypatch.setitem(sys.modules, "tensorrt", module)
-    return module
-
-
-@pytest.fixture
-def trt82(monkeypatch):
-    module = importlib.import_module("trt_standins.trt_8_2")
-    core.STATE.reset()
-    monkeypatch.setitem(sys.modules, "tensorrt", module)
-    return module
-
-
-@pytest.fixture
-def trt10(monkeypatch):
-    module = importlib.import_module("trt_standins.trt_10")
-    core.STATE.reset()
-    monkeypatch.setitem(sys.modules, "tensorrt", module)
-    return module
-
-
-@pytest.fixture
-def gpu(monkeypatch):
-    """The stand-in CUDA layers handed out, newest last."""
-    layers = []
-
-    def open_layer():
-        layers.append(StandinCuda())
-        return layers[-1]
-
-    monkeypatch.setattr(cuda_layer, "open_layer", open_layer)
-    monkeypatch.setattr(cuda_layer, "unavailable_reason", lambda: None)
-    return layers
-
-
-@pytest.fixture
-def model(tmp_path):
-    return core.write_model(str(tmp_path / "tiny.onnx"))
-
-
-@pytest.fixture
-def options(tmp_path):
-    return {"cache_dir": str(tmp_path / "engines"), "model_sha256": "ab" * 32}
-
-
-def open_session(model, batch=4, precision="fp32", options=None):
-    return trt_backend.TensorRTBackend().open(model, batch, precision, dict(options or {}))
-
-
-def calls_named(prefix):
-    return [c for c in core.STATE.calls if c.startswith(prefix)]
-
-
-def built():
-    """The builder calls made: build_serialized_network (8.0+) or build_engine (7.1)."""
-    return calls_named("Builder.build_serialized_network") + calls_named("Builder.build_engine")
+# the shared fixtures: pytest finds them by their names in this module
+(gpu, model, options, standin_checks, trt, trt10, trt71, trt82, trt_timing) = (
+    fixtures.gpu, fixtures.model, fixtures.options, fixtures.standin_checks, fixtures.trt, fixtures.trt10,
+    fixtures.trt71, fixtures.trt82, fixtures.trt_timing)
 
 
 # -- availability ----------------------------------------------------------------------------------
@@ -188,7 +113,9 @@ def test_tensorrt_7_1_layers_use_verbose_profiling_and_name_fc_layers_without_an
     session = open_session(model, options=dict(options, layers=True))
     session.run()
     rows = {row["name"]: row for row in session.describe()["layer_times_ms"]}
-    assert rows["fc"]["fc"] is True and rows["fc"]["type"] is None
+    assert rows["Gemm_48"]["fc"] is True and rows["Gemm_48"]["type"] is None
+    assert rows["reshape_after_Gemm_48"]["fc"] is False
+    assert rows["Reformatting CopyNode for Input Tensor 0 to reshape_after_Gemm_48"]["fc"] is False
     session.close()
 
 
@@ -254,7 +181,17 @@ def test_memory_reports_engine_device_and_file_bytes(trt, gpu, model, options):
     assert memory["engine_device_bytes"] == 4 << 20
     assert memory["engine_file_bytes"] > 0
     assert memory["io_device_bytes"] == 2 * 3 * 8 * 8 * 4 + 2 * 10 * 4
-    assert memory["runtime_bytes"] == memory["engine_device_bytes"] + memory["io_device_bytes"]
+    session.close()
+
+
+def test_runtime_bytes_include_the_engines_weights_and_the_measured_delta_agrees(trt, gpu, model, options):
+    # finding 10: getDeviceMemorySize is the context's activations only; the weights (about the plan) come on top
+    session = open_session(model, batch=2, options=options)
+    memory = session.memory()
+    assert memory["runtime_bytes"] == (memory["engine_device_bytes"] + memory["engine_file_bytes"]
+                                       + memory["io_device_bytes"])
+    assert memory["device_free_delta_bytes"] == memory["runtime_bytes"]  # the stand-in's weights are its plan
+    assert "engine_file_bytes (the plan" in session.describe()["runtime_bytes_basis"]
     session.close()
 
 
@@ -336,7 +273,7 @@ def test_a_foreign_engine_under_the_same_name_is_rebuilt_not_loaded(trt, gpu, mo
     open_session(model, options=options).close()
     path = the_engine_file(options)
     fields = trt_cache.cache_fields("ef" * 32, "7.1.3", "other GPU", "6.2", "fp32", 4, 1024, None, False)
-    trt_cache.write_cached_engine(path, trt_cache.cache_key(fields), fields, b"foreign", 1.0)
+    trt_cache.write_cached_engine(path, trt_cache.cache_key(fields), fields, b"foreign", {"seconds": 1.0})
     core.STATE.calls[:] = []
     session = open_session(model, options=options)
     assert built() and session.describe()["cache_hit"] is False
@@ -493,10 +430,12 @@ def test_layers_reports_per_layer_times_types_and_the_fc_share(trt, gpu, model, 
     session.run()
     facts = session.describe()
     rows = {row["name"]: row for row in facts["layer_times_ms"]}
-    layer_type = "FullyConnected" if hasattr(trt.ICudaEngine, "create_engine_inspector") else None
-    assert rows["fc"] == {"name": "fc", "type": layer_type, "mean_ms": 0.4, "fc": True}
-    assert rows["conv1 + relu1"]["fc"] is False
-    assert facts["fc_share"] == 0.4
+    inspector = hasattr(trt.ICudaEngine, "create_engine_inspector")
+    assert rows["Gemm_48"] == {"name": "Gemm_48", "type": "CaskConvolution" if inspector else None,
+                               "parameter_type": "Convolution" if inspector else None, "mean_ms": 0.4, "fc": True}
+    assert rows["Conv_0 + Relu_1"]["fc"] is False
+    assert [name for name, row in rows.items() if row["fc"]] == ["Gemm_48"]
+    assert facts["fc_share"] == round(0.4 / (0.5 + 0.1 + 0.4 + engine_info.REFORMAT_MS), 4)
     assert facts["layer_profile_runs"] == trt_session.LAYER_PROFILE_RUNS
     session.close()
 
@@ -504,7 +443,7 @@ def test_layers_reports_per_layer_times_types_and_the_fc_share(trt, gpu, model, 
 def test_layer_timing_runs_on_the_sessions_context_and_detaches_its_profiler(trt, gpu, model, options):
     # TensorRT gives optimization profile 0 only to the first context: a second one could not run.
     session = open_session(model, options=dict(options, layers=True))
-    assert len(session.describe()["layer_times_ms"]) == 3
+    assert len(session.describe()["layer_times_ms"]) == 6  # with the FC layer's reshapes and reformat
     assert len(calls_named("ICudaEngine.create_execution_context")) == 1
     assert session._context.profiler is None
     session.run()
@@ -514,7 +453,7 @@ def test_layer_timing_runs_on_the_sessions_context_and_detaches_its_profiler(trt
 def test_a_failed_layer_profile_is_recorded_not_raised(trt, gpu, model, options, monkeypatch):
     session = open_session(model, options=dict(options, layers=True))
     name = "execute_async_v3" if hasattr(trt.IExecutionContext, "execute_async_v3") else "execute_v2"
-    monkeypatch.setattr(session._context, name, lambda *args: False, raising=False)
+    monkeypatch.setattr(type(session._context), name, lambda *args: False)  # not the instance: it must go
     facts = session.describe()
     assert facts["layer_times_ms"] is None and "TensorRT failed" in facts["layer_times_error"]
     session.close()
@@ -526,12 +465,27 @@ def test_without_layers_there_is_no_layer_table(trt, gpu, model, options):
     session.close()
 
 
-@pytest.mark.parametrize("name,layer_type,expected", [
+@pytest.mark.parametrize("name,entry,expected", [
+    # without an inspector entry (7.1, or no detailed verbosity): the ONNX node names in the layer name
     ("Gemm_45", None, True), ("/classifier/MatMul", None, True), ("fc1 + relu", None, True),
-    ("dense", "FullyConnected", True), ("x", "MatrixMultiply", True), ("Conv_0", "Convolution", False),
-    ("offcut_conv", None, False)])
-def test_fc_layers_are_recognised_by_name_or_type(name, layer_type, expected):
-    assert trt_session.is_fc_layer(name, layer_type) is expected
+    ("Conv_0", None, False), ("offcut_conv", None, False),
+    ("reshape_after_Gemm_48", None, False), ("Reformatting CopyNode for Input Tensor 0 to reshape_after_Gemm_48",
+                                             None, False),
+    ("{ForeignNode[/features/Conv.../fc/Gemm]}", None, False),
+    # with one, as real engines write them (TREx example graph.json)
+    ("dense", {"LayerType": "CaskGemmMatrixMultiply", "ParameterType": "MatrixMultiply"}, True),
+    ("x", {"ParameterType": "FullyConnected"}, True),
+    ("Gemm_48", {"LayerType": "CaskConvolution", "ParameterType": "Convolution",
+                 "Metadata": "[ONNX Layer: Gemm_48]"}, True),
+    ("classifier.1", {"LayerType": "CaskConvolution", "ParameterType": "Convolution",
+                      "Metadata": "[ONNX Layer: /classifier/classifier.1/Gemm]"}, True),
+    ("Conv_0 + Relu_1", {"LayerType": "CaskConvolution", "ParameterType": "Convolution",
+                         "Metadata": "[ONNX Layer: Conv_0]\x1e[ONNX Layer: Relu_1]"}, False),
+    ("reshape_after_Gemm_48", {"LayerType": "NoOp", "Metadata": "[ONNX Layer: Gemm_48]"}, False),
+    ("Reformatting CopyNode for Input Tensor 0 to reshape_after_Gemm_48",
+     {"LayerType": "Reformat", "ParameterType": "Reformat"}, False)])
+def test_fc_layers_are_recognised_by_parameter_type_then_onnx_nodes(name, entry, expected):
+    assert trt_layers.is_fc_layer(name, entry) is expected
 
 
 # -- end to end through the sweep --------------------------------------------------------------------
@@ -563,4 +517,4 @@ def test_a_sweep_with_the_tensorrt_backend_writes_engine_facts_into_the_profile(
     assert runs[1]["memory"]["engine_device_bytes"] == 4 << 20
     facts = runs[1]["backend"]
     assert facts["api"] in ("v8.2-bindings", "v10-named-tensors") and facts["cache_hit"] is False
-    assert "timing only" in facts["int8_calibration"] and facts["fc_share"] == 0.4
+    assert "timing only" in facts["int8_calibration"] and facts["fc_share"] == round(0.4 / 1.05, 4)

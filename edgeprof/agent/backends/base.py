@@ -51,6 +51,13 @@ class Session(Closeable):
         """Release the runtime's objects (called once by :meth:`close`, which logs a failure)."""
 
 
+def is_out_of_memory_text(text, markers=None):
+    """Whether a runtime's message says an allocation failed: one of ``markers`` (default
+    :attr:`Backend.OOM_MARKERS`) in it, ignoring case and spaces (``OutOfMemory`` matches "out of memory")."""
+    text = (text or "").lower().replace(" ", "")
+    return any(marker.lower().replace(" ", "") in text for marker in (markers or Backend.OOM_MARKERS))
+
+
 class Backend(object):
     """A runtime. ``name`` is what ``--backend`` takes and the profile records.
 
@@ -93,8 +100,7 @@ class Backend(object):
         """True when ``exc`` (raised by ``open`` or ``run``) means the batch did not fit in memory."""
         if isinstance(exc, (MemoryError, OutOfMemory)):
             return True
-        text = str(exc).lower().replace(" ", "")
-        return any(marker.replace(" ", "") in text for marker in self.OOM_MARKERS)
+        return is_out_of_memory_text(str(exc), self.OOM_MARKERS)
 
     def device(self, options):
         """Where the model runs for these options: 'cpu' or 'cuda' (recorded; picks the power sensor)."""

@@ -5,24 +5,31 @@ named IO tensors (``ICudaEngine.num_io_tensors``, ``get_tensor_name``, ``get_ten
 ``get_tensor_shape``, ``get_tensor_dtype``), ``IExecutionContext.set_input_shape``,
 ``get_tensor_shape``, ``set_tensor_address``, ``execute_async_v3``,
 ``IBuilderConfig.set_memory_pool_limit`` with ``MemoryPoolType.WORKSPACE``, ``device_memory_size_v2``.
-Gone, as in the real 10.x: binding indices, ``execute_async_v2``, ``execute_v2``,
-``set_binding_shape``, ``max_workspace_size``, ``build_engine``. ``EXPLICIT_BATCH`` still exists
-(deprecated, ignored); networks are always explicit batch, so edgeprof passes 0.
+Gone, as in the real 10.x: binding indices, ``execute_async_v2``, ``set_binding_shape``,
+``max_workspace_size``, ``build_engine``. (The real 10.0 and 10.13 still bind ``execute_v2``:
+pyCore.cpp 10.0:1027, 10.13:1314; this stand-in leaves it out, which only asks more of the code.)
+``EXPLICIT_BATCH`` still exists (deprecated, ignored); networks are always explicit batch, so edgeprof
+passes 0. Behaviour of 8.4+: one logger per object (no global logger), exceptions in callbacks printed
+and swallowed (native.py); ``nptype`` raises TypeError for bf16/fp8/int4/fp4 (dtypes.py).
 """
-from trt_standins import core
+from trt_standins import core, dtypes, native, runtime
 from trt_standins.core import (  # noqa: F401
     BuilderFlag,
-    DataType,
     IInt8EntropyCalibrator2,
     ILogger,
     IOptimizationProfile,
     IProfiler,
     LayerInformationFormat,
     ProfilingVerbosity,
-    nptype,
 )
 
 __version__ = "10.13.0.35"
+
+DataType = dtypes.enum_class("DataType", dtypes.DATA_TYPES, (
+    "FLOAT", "HALF", "INT8", "INT32", "BOOL", "UINT8", "FP8", "BF16", "INT64", "INT4", "FP4"))
+LayerType = dtypes.enum_class("LayerType", dtypes.LAYER_TYPES, (  # FULLY_CONNECTED is gone in 10.0
+    "CONVOLUTION", "POOLING", "MATRIX_MULTIPLY", "SOFTMAX", "ACTIVATION", "SHUFFLE", "QUANTIZE", "DEQUANTIZE"))
+nptype = dtypes.nptype_10(DataType)
 
 
 class NetworkDefinitionCreationFlag(object):
@@ -49,6 +56,7 @@ class IBuilderConfig(core.TimingCacheMixin, core.IBuilderConfigBase):
 
 class Builder(core.SerializedBuildMixin, core.BuilderBase):
     config_class = IBuilderConfig
+    callbacks = native.SWALLOW
 
 
 class ParserError(core.ParserErrorBase):
@@ -60,9 +68,9 @@ class OnnxParser(core.ParseFromFileMixin, core.OnnxParserBase):
     error_class = ParserError
 
 
-class IExecutionContext(core.IExecutionContextBase):
+class IExecutionContext(runtime.IExecutionContextBase):
     def __init__(self, engine, profile_index):
-        core.IExecutionContextBase.__init__(self, engine, profile_index)
+        runtime.IExecutionContextBase.__init__(self, engine, profile_index)
         self.addresses = {}
 
     def set_input_shape(self, name, shape):
@@ -76,8 +84,16 @@ class IExecutionContext(core.IExecutionContextBase):
         return self._resolved(name)
 
     def set_tensor_address(self, name, memory):
+        """True, or False (with an ERROR) for a name that is no IO tensor or a null address (10.13
+        ``pyCore.cpp:118-121`` returns the bool; review finding 13)."""
         core.record("IExecutionContext.set_tensor_address(%s)" % name)
-        assert isinstance(memory, int) and memory, "a device address"
+        if not isinstance(memory, int):
+            raise TypeError("set_tensor_address(): incompatible function arguments (memory: int)")
+        known = name in [n for n, _, _, _ in self.engine._io]
+        if not known or not memory or core.STATE.faults.get("tensor_address_refused") == name:
+            self.engine._log(core.Severity.ERROR, "3: [executionContext.cpp::setTensorAddress] Error Code 3: API "
+                                                  "Usage Error (tensor %s: invalid address or name)" % name)
+            return False
         self.addresses[name] = memory
         return True
 
@@ -91,8 +107,9 @@ class IExecutionContext(core.IExecutionContextBase):
         return True
 
 
-class ICudaEngine(core.InspectorMixin, core.ICudaEngineBase):
+class ICudaEngine(runtime.InspectorMixin, runtime.ICudaEngineBase):
     context_class = IExecutionContext
+    inspector_metadata = True
 
     @property
     def num_io_tensors(self):
@@ -112,7 +129,7 @@ class ICudaEngine(core.InspectorMixin, core.ICudaEngineBase):
 
     @property
     def device_memory_size_v2(self):
-        return 4 << 20
+        return runtime.ACTIVATION_BYTES
 
     def _find(self, name):
         for row in self._io:
@@ -121,5 +138,6 @@ class ICudaEngine(core.InspectorMixin, core.ICudaEngineBase):
         raise KeyError(name)
 
 
-class Runtime(core.Runtime):
+class Runtime(runtime.Runtime):
     engine_class = ICudaEngine
+    callbacks = native.SWALLOW

@@ -7,23 +7,27 @@ the 7.0/7.2 Python OnnxParser pages); see tests/data/trt_names/7.1.txt. Like 8.2
 indices, ``set_binding_shape``, ``execute_async_v2``/``execute_v2``, ``max_workspace_size``,
 ``EXPLICIT_BATCH``, ``device_memory_size``. It lacks the 8.0+ ``Builder.build_serialized_network``
 (so ``build_engine`` + ``ICudaEngine.serialize``), the 8.0+ timing cache, the Python
-``OnnxParser.parse_from_file`` (only ``parse(bytes)``), the 8.2+ engine inspector and
-``LayerInformationFormat``; its ``ProfilingVerbosity`` is DEFAULT/NONE/VERBOSE (DETAILED is 8.2).
+``OnnxParser.parse_from_file`` (only ``parse(bytes)``), the 8.2+ engine inspector,
+``LayerInformationFormat`` and the 8.0 Q/DQ layers; its ``ProfilingVerbosity`` is DEFAULT/NONE/VERBOSE
+(DETAILED is 8.2). Behaviour as 8.2's (native.py): one global logger (the review's reports are of
+8.0-8.3; 7.1 is held to the same), noexcept callbacks that terminate; ``nptype`` as 8.2's (dtypes.py).
 """
 
-from trt_standins import core
+from trt_standins import core, dtypes, native, runtime
 from trt_standins.trt_8_2 import BindingsEngine, IExecutionContext, WorkspaceSizeConfig  # noqa: F401
 from trt_standins.core import (  # noqa: F401
     BuilderFlag,
-    DataType,
+    IHostMemory,
     IInt8EntropyCalibrator2,
     ILogger,
     IOptimizationProfile,
     IProfiler,
-    nptype,
 )
 
 __version__ = "7.1.3.0"
+
+DataType = dtypes.enum_class("DataType", dtypes.DATA_TYPES, ("FLOAT", "HALF", "INT8", "INT32", "BOOL"))
+nptype = dtypes.nptype_8_4(DataType)
 
 
 class NetworkDefinitionCreationFlag(object):
@@ -41,15 +45,16 @@ class ProfilingVerbosity(object):
 IBuilderConfig = WorkspaceSizeConfig
 
 
-class IHostMemory(bytearray):
-    pass
+class ICudaEngineBuilt(native.Native):
+    """What ``Builder.build_engine`` returns: an engine (holding device memory) whose ``serialize()`` gives
+    the plan."""
 
-
-class ICudaEngineBuilt(object):
-    """What ``Builder.build_engine`` returns: an engine whose ``serialize()`` gives the plan."""
+    side = "builder"
 
     def __init__(self, blob):
+        native.Native.__init__(self)
         self._blob = blob
+        self._hold_device_memory(len(blob))
 
     def serialize(self):
         core.record("ICudaEngine.serialize")
@@ -58,6 +63,8 @@ class ICudaEngineBuilt(object):
 
 class Builder(core.BuilderBase):
     config_class = IBuilderConfig
+    single_logger = True
+    callbacks = native.TERMINATE
 
     def build_engine(self, network, config):
         core.record("Builder.build_engine")
@@ -77,5 +84,7 @@ class OnnxParser(core.OnnxParserBase):
 ICudaEngine = BindingsEngine
 
 
-class Runtime(core.Runtime):
+class Runtime(runtime.Runtime):
     engine_class = ICudaEngine
+    single_logger = True
+    callbacks = native.TERMINATE

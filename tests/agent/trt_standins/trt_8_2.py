@@ -7,21 +7,27 @@ Mirrors, after NVIDIA's TensorRT 8.2 Python API documentation: binding indices
 (no memory pools yet: ``set_memory_pool_limit`` came in 8.4), ``Builder.build_serialized_network``
 and ``build_engine``, ``NetworkDefinitionCreationFlag.EXPLICIT_BATCH``. It has none of the 8.5+
 named-tensor calls (``execute_async_v3``, ``set_input_shape``, ``set_tensor_address``).
+Behaviour of 8.0-8.3 (native.py): one global logger while a builder or runtime lives; an exception
+escaping a callback is ``std::terminate``. ``nptype`` fails under numpy 1.24-1.26 (dtypes.py).
 """
-from trt_standins import core
+from trt_standins import core, dtypes, native, runtime
 from trt_standins.core import (  # noqa: F401
     BuilderFlag,
-    DataType,
     IInt8EntropyCalibrator2,
     ILogger,
     IOptimizationProfile,
     IProfiler,
     LayerInformationFormat,
     ProfilingVerbosity,
-    nptype,
 )
 
 __version__ = "8.2.1.8"
+
+DataType = dtypes.enum_class("DataType", dtypes.DATA_TYPES, ("FLOAT", "HALF", "INT8", "INT32", "BOOL"))
+LayerType = dtypes.enum_class("LayerType", dtypes.LAYER_TYPES, (
+    "CONVOLUTION", "POOLING", "FULLY_CONNECTED", "MATRIX_MULTIPLY", "SOFTMAX", "ACTIVATION", "SHUFFLE",
+    "QUANTIZE", "DEQUANTIZE"))  # Q/DQ layers came in 8.0
+nptype = dtypes.nptype_8_4(DataType)
 
 
 class NetworkDefinitionCreationFlag(object):
@@ -47,6 +53,8 @@ class IBuilderConfig(core.TimingCacheMixin, WorkspaceSizeConfig):
 
 class Builder(core.SerializedBuildMixin, core.BuilderBase):
     config_class = IBuilderConfig
+    single_logger = True
+    callbacks = native.TERMINATE
 
     def build_engine(self, network, config):
         core.record("Builder.build_engine")
@@ -61,7 +69,7 @@ class OnnxParser(core.ParseFromFileMixin, core.OnnxParserBase):
     error_class = ParserError
 
 
-class IExecutionContext(core.IExecutionContextBase):
+class IExecutionContext(runtime.IExecutionContextBase):
     def _name(self, index):
         return self.engine._io[index][0]
 
@@ -97,7 +105,7 @@ class IExecutionContext(core.IExecutionContextBase):
         return True
 
 
-class BindingsEngine(core.ICudaEngineBase):
+class BindingsEngine(runtime.ICudaEngineBase):
     """An engine addressed by binding index (TensorRT 7.x and 8.0-8.4); 7.1's engine is exactly this."""
 
     context_class = IExecutionContext
@@ -119,9 +127,11 @@ class BindingsEngine(core.ICudaEngineBase):
         return self._io[index][2]
 
 
-class ICudaEngine(core.InspectorMixin, BindingsEngine):
+class ICudaEngine(runtime.InspectorMixin, BindingsEngine):
     pass
 
 
-class Runtime(core.Runtime):
+class Runtime(runtime.Runtime):
     engine_class = ICudaEngine
+    single_logger = True
+    callbacks = native.TERMINATE

@@ -10,9 +10,16 @@ engine cache folder with a timing cache per device. The package, in the style of
 - :mod:`.build`: :class:`build.Engines`, which loads an engine from the cache or builds it (parse,
   optimisation profile, precision, workspace, timing cache);
 - :mod:`.calibrator`: int8 calibration files and the calibrator fed from them;
-- :mod:`.session`: :class:`session.TensorRTSession` (IO binding, execution, per-layer times);
+- :mod:`.session`: :class:`session.TensorRTSession` (IO binding, execution, per-layer times), with
+  :mod:`.dtypes` (TensorRT types to numpy) and :mod:`.layers` (inspector entries, which layers are FC);
+- :mod:`.logger`: the one TensorRT logger per process and each open's capture of it;
+- :mod:`.interrupts`: Ctrl-C and SIGTERM held while TensorRT runs Python callbacks;
 - :mod:`.cuda`: the CUDA layer (pycuda or cuda-python);
 - here: :class:`TensorRTBackend` (flags, availability, and the cache-or-build-then-retry policy).
+
+When opening fails, the TensorRT objects the exception's traceback still holds are freed inside the
+CUDA context before the layer closes (pycuda's ``detach`` destroys the context; TensorRT's destructors
+free device memory in whatever context is current), and closing the layer cannot hide the error.
 
 Only the stdlib, numpy and edgeprof are imported at module level: ``tensorrt``, pycuda and
 cuda-python are imported inside functions, so the agent imports without them.
@@ -22,7 +29,7 @@ import logging
 import os
 
 from edgeprof.agent.backends.base import Backend
-from edgeprof.agent.backends.tensorrt import cache, calibrator
+from edgeprof.agent.backends.tensorrt import build, cache, calibrator, interrupts
 from edgeprof.agent.backends.tensorrt import cuda as cuda_layer
 from edgeprof.agent.backends.tensorrt.api import (  # noqa: F401 - re-exported for the name tests and tools
     COMMON_NAMES,
@@ -67,6 +74,7 @@ class TensorRTBackend(Backend):
 
     name = "tensorrt"
     PRECISIONS = ("fp32", "fp16", "int8")
+    OOM_MARKERS = build.OOM_MARKERS
     AUTO_NEEDS_JETSON = True  # auto prefers it on a Jetson; elsewhere ask for it with --backend tensorrt
 
     @classmethod
@@ -119,11 +127,19 @@ class TensorRTBackend(Backend):
         trt = _import_trt()
         api = detect_api(trt)
         cuda = cuda_layer.open_layer()
+        session = None
         try:
-            return self._open(Engines(trt, api, cuda), model_path, batch, precision, options)
-        except BaseException:
-            cuda.close()
+            with interrupts.deferred():  # TensorRT calls Python back throughout: hold Ctrl-C/SIGTERM until it returns
+                session = self._open(Engines(trt, api, cuda), model_path, batch, precision, options)
+        except BaseException as exc:
+            if session is not None:  # opened, then the held interrupt was delivered
+                session.close()
+                raise
+            cuda_layer.free_exception_frames(cuda, exc)
+            cuda_layer.close_quietly(cuda)
+            interrupts.raise_pending()  # Ctrl-C while it failed: stop, rather than record the failure
             raise
+        return session
 
     def _open(self, engines, model_path, batch, precision, options):
         trt, api, cuda = engines.trt, engines.api, engines.cuda
@@ -139,24 +155,41 @@ class TensorRTBackend(Backend):
         settings = BuildSettings(model_path, batch, precision, workspace_mb, calib_paths, layers,
                                  cache.timing_cache_path(cache_dir, trt.__version__, gpu_name, capability),
                                  engine_file)
-        blob, build_seconds, cache_hit = engines.load_or_build(settings, bool(options.get("rebuild")))
+        blob, built, cache_hit = engines.load_or_build(settings, bool(options.get("rebuild")))
         facts = {
-            "tensorrt_version": trt.__version__, "cuda_version": cuda.cuda_version(), "cuda_layer": cuda.name,
-            "gpu_name": gpu_name, "compute_capability": capability, "workspace_mb": workspace_mb,
-            "precision": precision, "int8_calibration": calibration, "build_seconds": build_seconds,
-            "cache_key": engine_file.key, "cache_hit": cache_hit, "engine_file": engine_file.path, "api": api.name,
+            "tensorrt_version": trt.__version__, "cuda_version": cuda.cuda_version(),
+            "cuda_version_kind": cuda.cuda_version_kind, "cuda_driver_version": cuda.driver_version(),
+            "cuda_layer": cuda.name, "gpu_name": gpu_name, "compute_capability": capability,
+            "workspace_mb": workspace_mb, "precision": precision, "cache_key": engine_file.key,
+            "engine_file": engine_file.path, "api": api.name,
             "timing_cache": settings.timing_cache_file if api.timing_cache else TIMING_CACHE_UNAVAILABLE,
-            "warnings": engines.warnings,
         }
+        _add_build_facts(facts, built, cache_hit, calibration, engines.warnings)
         try:
-            session = TensorRTSession(trt, api, cuda, blob, batch, facts, layers)
+            return self._session(engines, blob, batch, facts, layers)
         except EngineLoadError as exc:
             if not cache_hit:
                 raise
-            log.warning("engine cache %s could not be loaded (%s); rebuilding", engine_file.path, exc)
-            blob, build_seconds, _ = engines.load_or_build(settings, True)
-            facts.update({"build_seconds": build_seconds, "cache_hit": False})
-            session = TensorRTSession(trt, api, cuda, blob, batch, facts, layers)
-        for warning in engines.warnings:
+            reason = str(exc)
+            cuda_layer.free_exception_frames(cuda, exc)  # the half-made session goes before the rebuild
+        blob = None  # the cached plan too
+        log.warning("engine cache %s could not be loaded (%s); rebuilding", engine_file.path, reason)
+        blob, built, _ = engines.load_or_build(settings, True)
+        _add_build_facts(facts, built, False, calibration, engines.warnings)
+        return self._session(engines, blob, batch, facts, layers)
+
+    def _session(self, engines, blob, batch, facts, layers):
+        session = TensorRTSession(engines.trt, engines.api, engines.cuda, engines.trt_logger, engines.capture, blob,
+                                  batch, facts, layers)
+        for warning in facts["warnings"]:
             log.warning("tensorrt: %s", warning)
         return session
+
+
+def _add_build_facts(facts, built, cache_hit, calibration, warnings):
+    """Put what the build found (or the cache kept of it) into the profile's ``facts``."""
+    facts.update({
+        "build_seconds": built["seconds"], "cache_hit": cache_hit, "tf32": built["tf32"],
+        "int8_calibration": built["int8_calibration"] or calibration,
+        "warnings": list(warnings) + list(built["warnings"]),
+    })

@@ -15,11 +15,8 @@ tests/agent/test_tensorrt_names.py checks the tables below against name lists ta
 bindings of each version (tests/data/trt_names/). ``tensorrt`` is never imported here.
 """
 import collections
-import logging
 
 from edgeprof.errors import BackendUnavailable
-
-log = logging.getLogger("edgeprof.tensorrt")
 
 # -- TensorRT names, as data (checked against the real bindings by the tests) ---------------------
 
@@ -34,7 +31,8 @@ COMMON_NAMES = (
     "IBuilderConfig.set_flag", "IBuilderConfig.add_optimization_profile", "IBuilderConfig.profiling_verbosity",
     "IOptimizationProfile.set_shape", "Runtime", "Runtime.deserialize_cuda_engine",
     "ICudaEngine.create_execution_context", "IExecutionContext.profiler", "IProfiler", "IProfiler.report_layer_time",
-    "nptype",
+    # IO types, mapped to numpy by dtypes.py (never trt.nptype: it fails on 8.0-8.4 with numpy 1.24-1.26)
+    "DataType.FLOAT", "DataType.HALF", "DataType.INT8", "DataType.INT32", "DataType.BOOL",
 )
 
 # Used by one execution path only; each path claims the TensorRT versions [low, high) it serves.
@@ -72,7 +70,7 @@ PRECISION_NAMES = {
              "IInt8EntropyCalibrator2.get_batch_size", "IInt8EntropyCalibrator2.get_batch",
              "IInt8EntropyCalibrator2.read_calibration_cache", "IInt8EntropyCalibrator2.write_calibration_cache",
              "INetworkDefinition.num_layers", "INetworkDefinition.get_layer", "ILayer.num_outputs",
-             "ILayer.get_output", "ITensor.set_dynamic_range"),
+             "ILayer.get_output", "ITensor.set_dynamic_range", "ITensor.dtype", "ILayer.type"),
 }
 PRECISION_VERSIONS = ((7, 1), (11, 0))
 
@@ -83,7 +81,10 @@ OPTIONAL_NAMES = ("Builder.platform_has_fast_fp16", "Builder.platform_has_fast_i
                   "IBuilderConfig.create_timing_cache", "IBuilderConfig.set_timing_cache",
                   "IBuilderConfig.get_timing_cache", "ITimingCache.serialize",
                   "ICudaEngine.create_engine_inspector", "EngineInspector.get_engine_information",
-                  "LayerInformationFormat.JSON")
+                  "LayerInformationFormat.JSON",
+                  # IO types of newer versions (UINT8 8.5+, INT64 9.0+); Q/DQ layers (8.0+); TF32 state
+                  "DataType.UINT8", "DataType.INT64", "LayerType.QUANTIZE", "LayerType.DEQUANTIZE",
+                  "BuilderFlag.TF32", "IBuilderConfig.get_flag")
 TIMING_CACHE_UNAVAILABLE = "unavailable in this TensorRT"
 
 # What detect_api found; a misspelt field fails at once (AttributeError), not only on its code path.
@@ -130,21 +131,3 @@ def detect_api(trt):
         layer_verbosity="DETAILED" if hasattr(trt.ProfilingVerbosity, "DETAILED") else "VERBOSE",
     )
 
-
-def make_logger(trt):
-    """An ILogger that keeps errors and warnings (for OOM and build-failure messages)."""
-    severity = trt.ILogger.Severity
-
-    class CapturingLogger(trt.ILogger):
-        def __init__(self):
-            trt.ILogger.__init__(self)
-            self.errors = []
-
-        def log(self, level, message):
-            if level in (severity.ERROR, severity.INTERNAL_ERROR):
-                self.errors.append(message)
-                log.debug("TensorRT error: %s", message)
-            elif level == severity.WARNING:
-                log.debug("TensorRT warning: %s", message)
-
-    return CapturingLogger()

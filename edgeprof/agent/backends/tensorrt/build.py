@@ -4,28 +4,39 @@ One engine per (model, batch, precision): an optimization profile with min = opt
 batch, the builder workspace always set (``workspace_mb``; TensorRT 8.2 defaults to 0 bytes, 8.4+
 to all device memory, which on a Jetson is shared DRAM), fp16 or int8 where asked. An
 :class:`Engines` object holds what every step needs (``trt``, the detected :class:`api.Api`, the
-CUDA layer, the TensorRT logger and the warnings for the profile).
+CUDA layer, the process's TensorRT logger and this open's capture of it, and the warnings).
+
+Lifetimes: the builder, network, config, parser, profile and calibrator are locals of
+:meth:`Engines.build`, which runs inside the CUDA context and returns only the plan, so they are
+all freed there, before any Runtime exists (the profile would keep the builder alive: pybind11
+``reference_internal``, TRT 8.2 ``pyCore.cpp:829-830``). The plan is TensorRT's ``IHostMemory``
+behind a memoryview, never copied.
 """
 import logging
 import os
-import re
 import time
 
+from edgeprof.agent.backends.base import Backend, is_out_of_memory_text
 from edgeprof.agent.backends.tensorrt import cache
-from edgeprof.agent.backends.tensorrt.api import make_logger
-from edgeprof.agent.backends.tensorrt.calibrator import make_calibrator
+from edgeprof.agent.backends.tensorrt.calibrator import calibration_inputs, make_calibrator
+from edgeprof.agent.backends.tensorrt.logger import NO_IMPLEMENTATION, process_logger
 from edgeprof.errors import BackendError, InputFileError, OutOfMemory, UsageError
 from edgeprof.records.files import write_atomic
 
 log = logging.getLogger("edgeprof.tensorrt")
 
-# Like trtexec --int8 without --calib: every tensor gets this dynamic range.
+# int8 timing without calibration. edgeprof's own choice: trtexec --int8 without --calib sets +-2 on layer
+# inputs (+-4 into Concat) and +-4 on outputs (+-2 after Pooling), and none on Q/DQ networks (TRT 10.13
+# samples/common/sampleEngines.cpp:400-440,1030-1035), so its engines may pick other kernels.
 PLACEHOLDER_INT8_RANGE = 4.0
-PLACEHOLDER_INT8_NOTE = ("none: placeholder dynamic range +-%g on every tensor (like trtexec --int8 without "
-                         "--calib); timing only, accuracy meaningless" % PLACEHOLDER_INT8_RANGE)
-
-_OOM_RE = re.compile(r"out of memory|could not be allocated|failed to allocate|insufficient memory|"
-                     r"memory allocation|cudaErrorMemoryAllocation|OutOfMemory", re.IGNORECASE)
+PLACEHOLDER_INT8_NOTE = ("none: placeholder dynamic range +-%g on every network input and layer output "
+                         "(edgeprof's choice, not trtexec's per-layer +-2/+-4); timing only, accuracy meaningless"
+                         % PLACEHOLDER_INT8_RANGE)
+QDQ_INT8_NOTE = "explicit: the network's Q/DQ layers give the int8 scales (no placeholder ranges, no calibrator)"
+MEMORY_WARNING = ("TensorRT skipped tactics for lack of device memory (%d warnings, e.g. %r): the engine may be "
+                  "slower than with more free memory or a larger --workspace-mb")
+# What TensorRT's allocation failures say ("OutOfMemory" is "out of memory" without the spaces).
+OOM_MARKERS = Backend.OOM_MARKERS + ("could not be allocated", "insufficient memory", "insuficient memory")
 
 
 class BuildSettings(object):
@@ -43,9 +54,13 @@ class BuildSettings(object):
         self.engine_file = engine_file  # a cache.EngineFile
 
 
-def _add_profile(builder, network, config, batch):
-    """One optimization profile with min = opt = max = ``batch`` on the first axis of every input."""
-    profile = builder.create_optimization_profile()
+def _add_profile(network, profile, config, batch, capture):
+    """Fill ``profile`` with min = opt = max = ``batch`` on the first axis of every input and add it.
+
+    Returns:
+        dict: ``{input name: shape}`` (the profile itself must not outlive the build).
+    """
+    shapes = {}
     for index in range(network.num_inputs):
         tensor = network.get_input(index)
         shape = tuple(tensor.shape)
@@ -57,12 +72,26 @@ def _add_profile(builder, network, config, batch):
                                  "batch %d" % (tensor.name, shape[0], batch))
         fixed = (batch,) + shape[1:]
         profile.set_shape(tensor.name, fixed, fixed, fixed)
-    config.add_optimization_profile(profile)
-    return profile
+        shapes[tensor.name] = fixed
+    if config.add_optimization_profile(profile) < 0:
+        raise BackendError("TensorRT refused the optimization profile for %s: %s"
+                           % (", ".join("input %r %s" % item for item in sorted(shapes.items())),
+                              capture.detail(default="no detail")))
+    return shapes
+
+
+def _has_qdq(trt, network):
+    """Whether the network has Quantize/Dequantize layers (explicit quantization: its own int8 scales)."""
+    layer_type = getattr(trt, "LayerType", None)
+    kinds = [getattr(layer_type, n) for n in ("QUANTIZE", "DEQUANTIZE") if hasattr(layer_type, n)]
+    for index in range(network.num_layers if kinds else 0):  # a loop: no closure cell holding the network
+        if network.get_layer(index).type in kinds:
+            return True
+    return False
 
 
 def _set_placeholder_ranges(network):
-    """Give every tensor the same dynamic range: int8 timing without calibration."""
+    """Give every network input and layer output the same dynamic range: int8 timing without calibration."""
     for index in range(network.num_inputs):
         network.get_input(index).set_dynamic_range(-PLACEHOLDER_INT8_RANGE, PLACEHOLDER_INT8_RANGE)
     for index in range(network.num_layers):
@@ -71,49 +100,61 @@ def _set_placeholder_ranges(network):
             layer.get_output(out).set_dynamic_range(-PLACEHOLDER_INT8_RANGE, PLACEHOLDER_INT8_RANGE)
 
 
+def _tf32(trt, config):
+    """Whether the config lets fp32 layers use TF32 tensor cores (on by default: NvInfer.h 8.5 :8410-8413)."""
+    flag = getattr(trt.BuilderFlag, "TF32", None)
+    if flag is None or not hasattr(config, "get_flag"):
+        return None
+    return bool(config.get_flag(flag))
+
+
 def _save_timing_cache(config, path):
     cache_blob = config.get_timing_cache()
     if cache_blob is not None:
-        write_atomic(path, [bytes(cache_blob.serialize())])
+        write_atomic(path, [memoryview(cache_blob.serialize())])
 
 
 class Engines(object):
     """Serialized engines for one TensorRT module and CUDA layer: from the cache, or built (and cached).
 
     Attributes:
-        warnings (list of str): what the builds found worth recording in the profile (no fast int8,
-            an unreadable timing cache...).
+        trt_logger: the process's TensorRT logger (:func:`logger.process_logger`).
+        capture (logger.LogCapture): what TensorRT logs during this open.
+        warnings (list of str): this open's warnings (an unreadable timing cache...); the engine's own
+            (no fast int8, tactics skipped for memory) are in the build facts, cached with it.
     """
 
     def __init__(self, trt, api, cuda):
         self.trt = trt
         self.api = api
         self.cuda = cuda
-        self._logger = make_logger(trt)
+        self.trt_logger = process_logger(trt)
+        self.capture = self.trt_logger.start_capture()
         self.warnings = []
 
     def load_or_build(self, settings, rebuild):
         """The serialized engine from the cache, or built (and cached) when missing, stale or forced.
 
         Returns:
-            (bytes, float, bool): engine, build seconds (of the original build on a hit), cache hit.
+            (buffer, dict, bool): the plan, the build facts (``cache.BUILD_FACTS``; of the original
+            build on a hit) and whether it was a cache hit.
         """
         path, key, fields = settings.engine_file
         blob, header = (None, "--rebuild asked") if rebuild else cache.read_cached_engine(path, key, fields)
         if blob is not None:
-            return blob, header.get("build_seconds"), True
+            return blob, cache.build_facts(header), True
         if os.path.exists(path):
             log.info("engine cache %s: %s; rebuilding", path, header)
         with self.cuda.active():
-            blob, build_seconds = self.build(settings)
-        cache.write_cached_engine(path, key, fields, blob, build_seconds)
-        return blob, build_seconds, False
+            plan, facts = self.build(settings)
+        cache.write_cached_engine(path, key, fields, plan, facts)
+        return plan, facts, False
 
     def build(self, settings):
-        """Build a serialized engine for ``settings``.
+        """Build a serialized engine for ``settings`` (inside the CUDA context).
 
         Returns:
-            (bytes, float): the serialized engine and the build time in seconds.
+            (memoryview, dict): the plan and the build facts (seconds, tf32, int8 mode, engine warnings).
 
         Raises:
             OutOfMemory: the builder ran out of memory (its message included).
@@ -121,41 +162,49 @@ class Engines(object):
             BackendError: the builder returned no engine for another reason.
         """
         trt, api = self.trt, self.api
-        builder = trt.Builder(self._logger)
+        facts = dict(dict.fromkeys(cache.BUILD_FACTS), warnings=[])
+        builder = trt.Builder(self.trt_logger)
         flags = (1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)) if api.explicit_batch_flag else 0
         network = builder.create_network(flags)
         parser = self._parse_onnx(network, settings.model_path)
         config = builder.create_builder_config()
         self._set_workspace(config, settings.workspace_mb)
-        profile = _add_profile(builder, network, config, settings.batch)
+        profile = builder.create_optimization_profile()
+        shapes = _add_profile(network, profile, config, settings.batch, self.capture)
         if settings.layers:
             config.profiling_verbosity = getattr(trt.ProfilingVerbosity, api.layer_verbosity)
-        calibrator = self._apply_precision(builder, network, config, settings, profile)
+        calibrator = self._apply_precision(builder, network, config, settings, profile, shapes, facts)
+        facts["tf32"] = _tf32(trt, config)
         if api.timing_cache:
             self._load_timing_cache(config, settings.timing_cache_file)
+        errors_before, warnings_before = len(self.capture.errors), len(self.capture.memory_warnings)
         started = time.monotonic()
-        if api.serialized_build:
-            serialized = builder.build_serialized_network(network, config)
-            blob = bytes(serialized) if serialized is not None else None
-        else:
-            engine = builder.build_engine(network, config)
-            blob = bytes(engine.serialize()) if engine is not None else None
-        build_seconds = time.monotonic() - started
+        plan = self._run_builder(builder, network, config)  # with SIGINT/SIGTERM held: see TensorRTBackend.open
+        facts["seconds"] = time.monotonic() - started
         if calibrator is not None and calibrator.error is not None:
             raise calibrator.error
-        if not blob:
-            self._build_failure(settings)
+        if plan is None or not memoryview(plan).nbytes:
+            self._build_failure(settings, errors_before, warnings_before)
         if calibrator is not None and calibrator.batches_used == 0:
             raise InputFileError("--calib-dir gave no full batch of %d images; add images or lower the batch"
                                  % settings.batch)
+        skipped = self.capture.memory_warnings[warnings_before:]
+        if skipped:
+            facts["warnings"].append(MEMORY_WARNING % (len(skipped), skipped[0]))
         if api.timing_cache:
             _save_timing_cache(config, settings.timing_cache_file)
-        del parser
-        return blob, build_seconds
+        del parser  # the network uses the parser's weights until the build is done
+        return memoryview(plan), facts
+
+    def _run_builder(self, builder, network, config):
+        """The plan (an ``IHostMemory``), or None; before 8.0 the built engine is dropped once serialized."""
+        if self.api.serialized_build:
+            return builder.build_serialized_network(network, config)
+        engine = builder.build_engine(network, config)
+        return engine.serialize() if engine is not None else None
 
     def _parse_onnx(self, network, model_path):
-        logger = self._logger
-        parser = self.trt.OnnxParser(network, logger)
+        parser = self.trt.OnnxParser(network, self.trt_logger)
         if self.api.parse_from_file:
             parsed = parser.parse_from_file(model_path)
         else:
@@ -171,7 +220,7 @@ class Engines(object):
             if hasattr(error, "node_name") and error.node_name():
                 where = "node %s (%s)" % (node, error.node_name())
             problems.append("%s: %s" % (where, error.desc()))
-        detail = "; ".join(problems) or "; ".join(logger.errors[-3:]) or "no detail from the parser"
+        detail = "; ".join(problems) or self.capture.detail(last=3, default="no detail from the parser")
         raise InputFileError("TensorRT's ONNX parser failed on %s at %s; re-export with a supported opset "
                              "(edgeprof export --opset 13) or check the node in Netron" % (model_path, detail))
 
@@ -182,7 +231,7 @@ class Engines(object):
         else:
             config.max_workspace_size = workspace_bytes
 
-    def _apply_precision(self, builder, network, config, settings, profile):
+    def _apply_precision(self, builder, network, config, settings, profile, shapes, facts):
         """Set the precision flags; returns the calibrator (kept alive during the build) or None."""
         trt = self.trt
         if settings.precision == "fp32":
@@ -198,36 +247,62 @@ class Engines(object):
             config.set_flag(trt.BuilderFlag.FP16)
             return None
         if hasattr(builder, "platform_has_fast_int8") and not builder.platform_has_fast_int8:
-            self.warnings.append("this GPU has no fast int8 (TX1, TX2 and Nano do not): int8 runs emulated, "
-                                 "expect no speed-up over fp32")
+            facts["warnings"].append("this GPU has no fast int8 (TX1, TX2 and Nano do not): int8 runs emulated, "
+                                     "expect no speed-up over fp32")
         config.set_flag(trt.BuilderFlag.INT8)
+        if _has_qdq(trt, network):
+            facts["int8_calibration"] = QDQ_INT8_NOTE
+            return None
         if not settings.calib_paths:
             _set_placeholder_ranges(network)
             return None
-        shape = tuple(network.get_input(0).shape)
-        calibrator = make_calibrator(trt, self.cuda, settings.calib_paths, settings.batch, shape[1:])
+        calibrator = make_calibrator(trt, self.cuda, settings.calib_paths, settings.batch,
+                                     calibration_inputs(trt, network, shapes))
         config.int8_calibrator = calibrator
         if hasattr(config, "set_calibration_profile"):
             config.set_calibration_profile(profile)
         return calibrator
 
     def _load_timing_cache(self, config, path):
+        """Give the config the timing cache of ``path``; an unreadable one is replaced by an empty one.
+
+        ``create_timing_cache`` is noexcept and may log ERRORs and return None for a damaged blob (TRT 8.2
+        ``NvInfer.h:8383-8396``; 10.13 ``pyCore.cpp:250-255``; NVIDIA/TensorRT#3566), as
+        ``shared/utils/cacheUtils.cpp:67-72`` and Polygraphy ``backend/trt/config.py:431`` check.
+        """
         data = b""
         if os.path.exists(path):
             with open(path, "rb") as f:
                 data = f.read()
-        try:
-            timing = config.create_timing_cache(data)
-        except (RuntimeError, TypeError, ValueError) as exc:  # pybind11 raises RuntimeError for a bad blob
-            self.warnings.append("timing cache %s unreadable (%s); starting a new one" % (path, exc))
+        timing = None
+        if data:
+            errors_before = len(self.capture.errors)
+            try:
+                timing = config.create_timing_cache(data)
+                problem = self.capture.detail(errors_before, default="TensorRT returned no cache")
+            except (RuntimeError, TypeError, ValueError) as exc:  # older bindings may raise instead
+                problem = str(exc)
+            if timing is None:
+                self.warnings.append("timing cache %s unreadable (%s); starting a new one" % (path, problem))
+        if timing is None:
             timing = config.create_timing_cache(b"")
+        if timing is None:
+            self.warnings.append("TensorRT could not create a timing cache; building without one")
+            return
         if not config.set_timing_cache(timing, False):
             self.warnings.append("timing cache %s does not fit this device; starting a new one" % path)
             config.set_timing_cache(config.create_timing_cache(b""), False)
 
-    def _build_failure(self, settings):
-        message = "; ".join(self._logger.errors[-3:]) or "the builder returned no engine and logged no error"
-        if _OOM_RE.search(message):
+    def _build_failure(self, settings, errors_before, warnings_before):
+        """Raise for a build that returned no plan, quoting only what the build itself logged."""
+        message = self.capture.detail(errors_before, last=3,
+                                      default="the builder returned no engine and logged no error")
+        memory_warnings = self.capture.memory_warnings[warnings_before:]
+        if is_out_of_memory_text(message, OOM_MARKERS):
             raise OutOfMemory("TensorRT ran out of memory building batch %d: %s" % (settings.batch, message))
+        if memory_warnings and NO_IMPLEMENTATION in message.lower():
+            raise OutOfMemory("TensorRT found no tactic that fits in memory building batch %d: %s (after %d "
+                              "warnings like %r)" % (settings.batch, message, len(memory_warnings),
+                                                     memory_warnings[0]))
         raise BackendError("TensorRT could not build %s at batch %d: %s; rerun with -v, or try a smaller "
                            "--workspace-mb or batch" % (settings.model_path, settings.batch, message))

@@ -1,7 +1,7 @@
 """The engine cache: one file per serialized engine, found by a key over everything that makes it reusable.
 
 A cache file is ``CACHE_MAGIC``, one line of JSON header (the key, the fields it hashes, the engine's
-length and build time), then the engine bytes. A file is only loaded when its header matches the
+length, and the facts of its build: :data:`BUILD_FACTS`), then the engine bytes. A file is only loaded when its header matches the
 cache key; a foreign, stale, truncated or corrupt one is rebuilt. The timing cache (8.0+) is one
 file per device and TensorRT version, next to the engines.
 """
@@ -19,6 +19,9 @@ CACHE_MAGIC = b"EDGEPROF-TRT-ENGINE 1\n"
 
 # Where one engine is cached: its file, its key and the fields the key hashes.
 EngineFile = collections.namedtuple("EngineFile", ("path", "key", "fields"))
+# What a build found, kept with its engine so that a cache hit reports it too: build time in seconds,
+# whether TF32 was allowed, the int8 mode where the build chose it (Q/DQ networks), the engine's warnings.
+BUILD_FACTS = ("seconds", "tf32", "int8_calibration", "warnings")
 
 
 def cache_fields(model_sha256, trt_version, gpu_name, compute_capability, precision, batch, workspace_mb,
@@ -72,10 +75,22 @@ def read_cached_engine(path, key, fields):
     return blob, header
 
 
-def write_cached_engine(path, key, fields, blob, build_seconds):
-    header = {"key": key, "fields": fields, "engine_bytes": len(blob), "build_seconds": round(build_seconds, 3)}
+def write_cached_engine(path, key, fields, plan, facts):
+    """Cache ``plan`` (any buffer: TensorRT's IHostMemory is written without a copy) with its build ``facts``."""
+    facts = dict((name, facts.get(name)) for name in BUILD_FACTS)
+    facts["seconds"] = round(facts["seconds"] or 0.0, 3)
+    header = {"key": key, "fields": fields, "engine_bytes": memoryview(plan).nbytes, "build_seconds": facts["seconds"],
+              "build": facts}
     line = json.dumps(header, sort_keys=True).encode("utf-8") + b"\n"
-    write_atomic(path, [CACHE_MAGIC, line, blob])
+    write_atomic(path, [CACHE_MAGIC, line, plan])
+
+
+def build_facts(header):
+    """The :data:`BUILD_FACTS` a cache file's header keeps (None or empty where it has none)."""
+    facts = dict(header.get("build") or {})
+    facts.setdefault("seconds", header.get("build_seconds"))
+    facts["warnings"] = list(facts.get("warnings") or [])
+    return dict((name, facts.get(name)) for name in BUILD_FACTS)
 
 
 def timing_cache_path(cache_dir, trt_version, gpu_name, compute_capability):

@@ -6,23 +6,94 @@ Two implementations with one small interface, chosen in :func:`open_layer` (whic
 - pycuda (the JetPack 4 habit): a context is created explicitly for device 0 and popped
   at once; every use pushes it onto the calling thread and pops it again (:meth:`active`),
   so the sweep may open a session in one thread and run it in another without pycuda's
-  "invalid device context" errors. ``close`` detaches the context.
+  "invalid device context" errors. ``close`` detaches the context, and must run in the thread
+  that opened the layer: pycuda's ``context::detach()`` (``src/cpp/cuda.hpp``) does nothing from
+  another thread, and the context leaks (``close`` logs a warning then).
 - cuda-python (``cuda.bindings.runtime``, or ``cuda.cudart`` in cuda-python < 12.6): the
   runtime API's primary context; :meth:`active` selects the device in the calling thread.
 
 Both give buffers as integer device pointers and host arrays in page-locked memory, so
-copies are truly asynchronous and TensorRT gets plain addresses. pycuda and cuda-python are
+copies are truly asynchronous and TensorRT gets plain addresses. ``close`` is best effort: after
+a sticky CUDA error (illegal address, launch timeout) every call fails, and a failed release is
+logged, never raised, so it cannot hide the error that ended the run. pycuda and cuda-python are
 imported lazily, inside these functions only.
 """
 import contextlib
 import ctypes
 import importlib
+import logging
+import threading
 
 from edgeprof.errors import BackendError, BackendUnavailable, OutOfMemory
-from edgeprof.util import text_of
+from edgeprof.util import one_line, text_of
 
+log = logging.getLogger("edgeprof.tensorrt")
+
+# cuda-python's major version follows CUDA's, and 12.x needs a CUDA 12 driver (>= 525.60).
 INSTALL_HINT = ("install pycuda (JetPack 4: sudo apt-get install python3-pycuda, or pip3 install pycuda) "
-                "or cuda-python (pip install cuda-python)")
+                "or cuda-python for your CUDA (JetPack 5, CUDA 11.4: pip3 install 'cuda-python==11.8.*'; "
+                "JetPack 6, CUDA 12: pip3 install 'cuda-python>=12,<13')")
+
+
+def _clear_callers(frame):
+    """Drop the locals of ``frame`` and of its callers, up to the first one still running."""
+    while frame is not None:
+        try:
+            frame.clear()
+        except RuntimeError:  # still running (the caller of free_exception_frames, and above it)
+            return
+        frame = frame.f_back
+
+
+def _clear_frames(exc):
+    """Drop the locals of every finished frame the tracebacks of ``exc`` and the exceptions it chains reach.
+
+    That includes the callers of each traceback frame: an exception a TensorRT callback caught and kept
+    (the calibrator's) has a traceback from the callback down, whose caller is the frame that called
+    TensorRT, with the builder in its locals.
+    """
+    pending, seen = [exc], set()
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            _clear_callers(tb.tb_frame)
+            tb = tb.tb_next
+        pending.extend((exc.__cause__, exc.__context__))
+
+
+def free_exception_frames(layer, exc):
+    """Free the TensorRT objects the traceback of ``exc`` still holds, inside ``layer``'s CUDA context.
+
+    Their destructors free device memory and handles in the current context, so they must run before
+    the context goes (pycuda's ``detach`` destroys it), not when the sweep drops the exception.
+    """
+    try:
+        with layer.active():
+            _clear_frames(exc)
+    except Exception as error:  # noqa: BLE001 - an unusable context (a sticky error): free them anyway
+        log.debug("freeing after %s outside the CUDA context (%s)", type(exc).__name__, one_line(error))
+        _clear_frames(exc)
+
+
+def close_quietly(layer):
+    """``layer.close()``, logging (never raising) a failure: the caller is handling another error."""
+    try:
+        layer.close()
+    except Exception as error:  # noqa: BLE001 - must not replace the error being raised
+        log.warning("closing the CUDA layer %s failed: %s", layer.name, one_line(error))
+
+
+def _release_all(what, releases):
+    """Call each ``release()`` of ``releases``; log each failure and go on."""
+    for release in releases:
+        try:
+            release()
+        except Exception as error:  # noqa: BLE001 - best effort: free what can be freed
+            log.warning("%s: a CUDA release failed: %s", what, one_line(error))
 
 
 def _import_cudart():
@@ -89,6 +160,7 @@ class PyCudaLayer(object):
         self._context.pop()
         self._buffers = []
         self._closed = False
+        self._thread = threading.current_thread()
 
     @contextlib.contextmanager
     def active(self):
@@ -106,10 +178,19 @@ class PyCudaLayer(object):
         """``'major.minor'`` of device 0, e.g. ``'5.3'`` on a Nano."""
         return "%d.%d" % self._device.compute_capability()
 
+    cuda_version_kind = "driver"  # what cuda_version() reports: pycuda sees the driver API version only
+
     def cuda_version(self):
         """The CUDA driver API version pycuda sees, as ``'10.2'``."""
-        version = self._cuda.get_driver_version()
-        return "%d.%d" % (version // 1000, (version % 1000) // 10)
+        return _version_text(self._cuda.get_driver_version())
+
+    def driver_version(self):
+        """The CUDA driver API version, as ``'10.2'``."""
+        return _version_text(self._cuda.get_driver_version())
+
+    def free_device_bytes(self):
+        """Free device memory now (``cuMemGetInfo``; on a Jetson, of the DRAM the CPU shares)."""
+        return int(self._cuda.mem_get_info()[0])
 
     def alloc(self, nbytes):
         """A device buffer of ``nbytes``; its integer address is ``int(buffer)``."""
@@ -153,7 +234,7 @@ class PyCudaLayer(object):
         return end.time_since(start)
 
     def close(self):
-        """Free the device buffers, then detach the context (safe to call twice).
+        """Free the device buffers, then detach the context: once, best effort (failures are logged).
 
         Streams, events and page-locked arrays are freed by pycuda when their last reference
         goes; the caller drops those inside :meth:`active` before calling this.
@@ -161,11 +242,16 @@ class PyCudaLayer(object):
         if self._closed:
             return
         self._closed = True
-        with self.active():
-            for buffer in self._buffers:
-                buffer.free()
-            self._buffers = []
-        self._context.detach()
+        if threading.current_thread() is not self._thread:
+            log.warning("pycuda: closing the CUDA context from another thread than the one that made it; "
+                        "pycuda cannot detach it from here, so it leaks until the process ends")
+        buffers, self._buffers = self._buffers, []
+        try:
+            with self.active():
+                _release_all("pycuda", [buffer.free for buffer in buffers])
+        except Exception as error:  # noqa: BLE001 - e.g. a push after a sticky error: still detach
+            log.warning("pycuda: freeing the device buffers failed: %s", one_line(error))
+        _release_all("pycuda", [self._context.detach])
 
 
 class CudaPythonLayer(object):
@@ -217,10 +303,19 @@ class CudaPythonLayer(object):
     def compute_capability(self):
         return "%d.%d" % (self._props.major, self._props.minor)
 
+    cuda_version_kind = "runtime"  # what cuda_version() reports: the CUDA runtime cuda-python loads
+
     def cuda_version(self):
         """The CUDA runtime version, as ``'12.2'``."""
-        version = self._check(self._rt.cudaRuntimeGetVersion(), "cudaRuntimeGetVersion")
-        return "%d.%d" % (version // 1000, (version % 1000) // 10)
+        return _version_text(self._check(self._rt.cudaRuntimeGetVersion(), "cudaRuntimeGetVersion"))
+
+    def driver_version(self):
+        """The CUDA driver API version, as ``'12.2'``."""
+        return _version_text(self._check(self._rt.cudaDriverGetVersion(), "cudaDriverGetVersion"))
+
+    def free_device_bytes(self):
+        """Free device memory now (``cudaMemGetInfo``; on a Jetson, of the DRAM the CPU shares)."""
+        return int(self._check(self._rt.cudaMemGetInfo(), "cudaMemGetInfo")[0])
 
     def _own(self, release, handle):
         self._owned.append((release, handle))
@@ -271,8 +366,22 @@ class CudaPythonLayer(object):
         return float(self._check(self._rt.cudaEventElapsedTime(start, end), "cudaEventElapsedTime"))
 
     def close(self):
-        """Free every buffer, stream and event this layer handed out (safe to call twice)."""
-        with self.active():
-            while self._owned:
-                release, handle = self._owned.pop()
-                getattr(self._rt, release)(handle)
+        """Free every buffer, stream and event this layer handed out: best effort, safe to call twice."""
+        owned, self._owned = self._owned[::-1], []
+        releases = [self._releaser(release, handle) for release, handle in owned]
+        try:
+            with self.active():
+                _release_all("cuda-python", releases)
+        except Exception as error:  # noqa: BLE001 - cudaSetDevice failed (a sticky error): try them anyway
+            log.warning("cuda-python: selecting the device to free its memory failed: %s", one_line(error))
+            _release_all("cuda-python", releases)
+
+    def _releaser(self, release, handle):
+        def call():
+            self._check(getattr(self._rt, release)(handle), "%s(%#x)" % (release, handle))
+        return call
+
+
+def _version_text(version):
+    """CUDA's ``12020`` as ``'12.2'``."""
+    return "%d.%d" % (version // 1000, (version % 1000) // 10)

@@ -2,27 +2,20 @@
 
 IO goes through binding indices (``v8.2-bindings``) or named tensors (``v10-named-tensors``), as
 :func:`api.detect_api` decided. Every CUDA call happens inside the CUDA layer's ``active()``, so a
-session opened in one thread may run in another. With ``--layers`` the session also times each
-layer, in separate runs through an IProfiler.
+session opened in one thread may run in another (with pycuda, close it in the thread that opened it:
+see :mod:`.cuda`). TensorRT objects are created and dropped inside ``active()`` too, also when opening
+fails half-way. With ``--layers`` the session also times each layer, in separate runs through an
+IProfiler.
 """
-import json
-import logging
-import re
-
 from edgeprof.agent.backends.base import Session
-from edgeprof.agent.backends.tensorrt.api import make_logger
+from edgeprof.agent.backends.tensorrt import interrupts, layers
+from edgeprof.agent.backends.tensorrt.dtypes import numpy_dtype
 from edgeprof.errors import BackendError, EdgeprofError, EngineLoadError, OutOfMemory
 
-log = logging.getLogger("edgeprof.tensorrt")
-
 LAYER_PROFILE_RUNS = 20
-_FC_NAME_RE = re.compile(r"gemm|matmul|(^|[^a-z])fc", re.IGNORECASE)
-_FC_TYPES = ("FullyConnected", "MatrixMultiply")
-
-
-def is_fc_layer(name, layer_type):
-    """Whether a layer counts as fully connected for ``fc_share`` (name or TensorRT layer type)."""
-    return bool(_FC_NAME_RE.search(name or "")) or (layer_type or "") in _FC_TYPES
+RUNTIME_BYTES_BASIS = ("runtime_bytes = engine_device_bytes (activations) + engine_file_bytes (the plan, about the "
+                       "weights the engine keeps on the device) + io_device_bytes; device_free_delta_bytes is "
+                       "measured: free device memory before deserialization less after the IO buffers")
 
 
 class TensorRTSession(Session):
@@ -30,48 +23,82 @@ class TensorRTSession(Session):
 
     has_device_time = True
 
-    def __init__(self, trt, api, cuda, engine_blob, batch, facts, layers):
+    def __init__(self, trt, api, cuda, logger, capture, engine_blob, batch, facts, layers):
+        """Deserialize ``engine_blob`` and allocate its IO; on failure, free what was made and raise.
+
+        Args:
+            logger: the process's TensorRT logger; capture (logger.LogCapture): this open's messages.
+        """
         Session.__init__(self, batch)
         self._trt = trt
         self._api = api
         self._cuda = cuda
+        self._logger = logger
+        self._capture = capture
         self._facts = facts
         self._layers = layers
         self._has_run = False
         self._layer_times = None
-        self._logger = make_logger(trt)
+        self._engine_file_bytes = memoryview(engine_blob).nbytes
+        self._tensors = []
         with cuda.active():
-            self._runtime = trt.Runtime(self._logger)
-            self._engine = self._runtime.deserialize_cuda_engine(engine_blob)
-            if self._engine is None:
-                raise EngineLoadError("TensorRT could not load the engine: %s; rerun with --rebuild"
-                                      % ("; ".join(self._logger.errors[-2:]) or "no detail"))
-            self._context = self._new_context()
-            self._tensors = self._bind_tensors(self._context)
-            self._bindings = [int(t["device"]) for t in self._tensors]  # binding-index order
-            self._stream = cuda.create_stream()
-            self._start = cuda.create_event()
-            self._end = cuda.create_event()
-        self._engine_file_bytes = len(engine_blob)
+            try:
+                self._open(engine_blob)
+            except BaseException:
+                self._release()
+                raise
+
+    def _open(self, engine_blob):
+        cuda, trt = self._cuda, self._trt
+        free_before = cuda.free_device_bytes()
+        self._runtime = trt.Runtime(self._logger)
+        self._engine = self._runtime.deserialize_cuda_engine(engine_blob)
+        if self._engine is None:
+            raise EngineLoadError("TensorRT could not load the engine: %s; rerun with --rebuild"
+                                  % self._capture.detail())
+        self._context = self._new_context()
+        self._tensors = self._bind_tensors(self._context)
+        self._bindings = [int(t["device"]) for t in self._tensors]  # binding-index order
+        self._stream = cuda.create_stream()
+        self._start = cuda.create_event()
+        self._end = cuda.create_event()
+        self._device_free_delta = free_before - cuda.free_device_bytes()
+
+    def _release(self):
+        """Drop the TensorRT objects and CUDA stream and events (inside the CUDA context)."""
+        self._tensors = []
+        self._context = None
+        self._engine = None
+        self._runtime = None
+        self._stream = self._start = self._end = None
 
     # IO -------------------------------------------------------------------------------------
     def _new_context(self):
         context = self._engine.create_execution_context()
         if context is None:
-            message = "; ".join(self._logger.errors[-2:]) or "no device memory for the execution context"
             raise OutOfMemory("TensorRT could not create an execution context at batch %d: %s"
-                              % (self.batch, message))
+                              % (self.batch, self._capture.detail(default="no device memory for the "
+                                                                          "execution context")))
         return context
 
     def _io_list(self):
-        """``[(name_or_index, is_input, engine_shape, dtype)]`` of the engine's IO tensors."""
+        """``[(name_or_index, name, is_input, engine_shape, numpy dtype)]`` of the engine's IO tensors.
+
+        Plain loops: a comprehension would hold the engine in a closure cell that a traceback keeps.
+        """
         trt, engine = self._trt, self._engine
+        io = []
         if self._api.named_tensors:
-            names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-            return [(n, engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT, tuple(engine.get_tensor_shape(n)),
-                     trt.nptype(engine.get_tensor_dtype(n))) for n in names]
-        return [(i, engine.binding_is_input(i), tuple(engine.get_binding_shape(i)),
-                 trt.nptype(engine.get_binding_dtype(i))) for i in range(engine.num_bindings)]
+            for i in range(engine.num_io_tensors):
+                name = engine.get_tensor_name(i)
+                io.append((name, name, engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT,
+                           tuple(engine.get_tensor_shape(name)), numpy_dtype(trt, engine.get_tensor_dtype(name), name)))
+            return io
+        for i in range(engine.num_bindings):
+            name = engine.get_binding_name(i)
+            io.append((i, name, engine.binding_is_input(i), tuple(engine.get_binding_shape(i)),
+                       numpy_dtype(trt, engine.get_binding_dtype(i), name)))
+        return io
 
     def _set_input_shape(self, context, key, shape):
         if self._api.named_tensors:
@@ -80,7 +107,7 @@ class TensorRTSession(Session):
             ok = context.set_binding_shape(key, shape)
         if not ok:
             raise BackendError("TensorRT refused input shape %s for %s: %s; rerun with --rebuild"
-                               % (tuple(shape), key, "; ".join(self._logger.errors[-2:]) or "no detail"))
+                               % (tuple(shape), key, self._capture.detail()))
 
     def _context_shape(self, context, key):
         if self._api.named_tensors:
@@ -91,17 +118,17 @@ class TensorRTSession(Session):
         """Set the batch on every input, then allocate pinned host and device buffers for all IO."""
         import numpy
         io = self._io_list()
-        for key, is_input, shape, _ in io:
+        for key, _, is_input, shape, _ in io:
             if is_input:
                 self._set_input_shape(context, key, (self.batch,) + shape[1:])
         tensors = []
-        for key, is_input, _, dtype in io:
+        for key, name, is_input, _, dtype in io:
             shape = self._context_shape(context, key)
             host = self._cuda.pinned_empty(shape, dtype)
             if is_input:
                 host[...] = numpy.random.random_sample(shape).astype(dtype)
             device = self._cuda.alloc(max(host.nbytes, 1))
-            tensors.append({"key": key, "is_input": is_input, "host": host, "device": device})
+            tensors.append({"key": key, "name": name, "is_input": is_input, "host": host, "device": device})
         self._set_addresses(context, tensors)
         return tensors
 
@@ -109,7 +136,9 @@ class TensorRTSession(Session):
         """Named tensors: give the context every buffer address once (bindings go with each enqueue)."""
         if self._api.named_tensors:
             for tensor in tensors:
-                context.set_tensor_address(tensor["key"], int(tensor["device"]))
+                if not context.set_tensor_address(tensor["key"], int(tensor["device"])):
+                    raise BackendError("TensorRT refused the device address of IO tensor %r: %s"
+                                       % (tensor["name"], self._capture.detail()))
 
     def _enqueue(self, context):
         if self._api.named_tensors:
@@ -117,8 +146,7 @@ class TensorRTSession(Session):
         else:
             ok = context.execute_async_v2(self._bindings, self._cuda.stream_handle(self._stream))
         if not ok:
-            raise BackendError("TensorRT failed to enqueue the inference: %s"
-                               % ("; ".join(self._logger.errors[-2:]) or "no detail"))
+            raise BackendError("TensorRT failed to enqueue the inference: %s" % self._capture.detail())
 
     # the Session interface --------------------------------------------------------------------
     def run_impl(self):
@@ -148,50 +176,39 @@ class TensorRTSession(Session):
         io_bytes = sum(t["host"].nbytes for t in self._tensors)
         engine_bytes = int(getattr(self._engine, self._api.engine_memory_attr))
         return {"engine_device_bytes": engine_bytes, "engine_file_bytes": self._engine_file_bytes,
-                "io_device_bytes": io_bytes, "runtime_bytes": engine_bytes + io_bytes}
+                "io_device_bytes": io_bytes, "runtime_bytes": engine_bytes + self._engine_file_bytes + io_bytes,
+                "device_free_delta_bytes": self._device_free_delta}
 
     def describe(self):
-        facts = dict(self._facts)
+        facts = dict(self._facts, runtime_bytes_basis=RUNTIME_BYTES_BASIS)
         if self._layers:
             facts.update(self._layer_report())
         return facts
 
     # per-layer timing (separate runs through an IProfiler) ----------------------------------------
-    def _layer_types(self):
-        """``{layer name: TensorRT layer type}`` from the engine inspector (8.2+, detailed verbosity)."""
-        if not hasattr(self._engine, "create_engine_inspector"):
-            return {}
-        try:
-            inspector = self._engine.create_engine_inspector()
-            info = json.loads(inspector.get_engine_information(self._trt.LayerInformationFormat.JSON))
-        except (AttributeError, RuntimeError, TypeError, ValueError) as exc:  # layer times still stand
-            log.debug("engine inspector unavailable: %s", exc)
-            return {}
-        types = {}
-        for layer in info.get("Layers", []):
-            if isinstance(layer, dict) and "Name" in layer:
-                types[layer["Name"]] = layer.get("LayerType")
-        return types
-
     def _profile_layers(self):
         trt = self._trt
         totals = {}
         order = []
+        failures = []
 
         class LayerProfiler(trt.IProfiler):
             def __init__(self):
                 trt.IProfiler.__init__(self)
 
             def report_layer_time(self, layer_name, ms):
-                if layer_name not in totals:
-                    order.append(layer_name)
-                    totals[layer_name] = 0.0
-                totals[layer_name] += ms
+                try:
+                    if layer_name not in totals:
+                        order.append(layer_name)
+                        totals[layer_name] = 0.0
+                    totals[layer_name] += ms
+                except BaseException as exc:  # nothing may escape into TensorRT (noexcept on 8.2)
+                    failures.append(exc)
 
         # On the session's own context: a second one would get no optimization profile (TensorRT
         # gives profile 0 implicitly to the first context only), so its runs would fail.
         context = self._context
-        with self._cuda.active():
+        with self._cuda.active(), interrupts.deferred():
             context.profiler = LayerProfiler()
             try:
                 for _ in range(LAYER_PROFILE_RUNS):
@@ -200,32 +217,36 @@ class TensorRTSession(Session):
                         self._cuda.synchronize(self._stream)
                     elif not context.execute_v2(self._bindings):
                         raise BackendError("TensorRT failed to run for the layer profile: %s"
-                                           % ("; ".join(self._logger.errors[-2:]) or "no detail"))
+                                           % self._capture.detail())
             finally:
                 context.profiler = None
+        if failures:
+            raise failures[0]
         return [(name, totals[name] / LAYER_PROFILE_RUNS) for name in order]
 
     def _layer_report(self):
-        """``layer_times_ms`` (name, type, mean_ms, fc) and ``fc_share`` of the summed layer time."""
+        """``layer_times_ms`` (name, type, parameter_type, mean_ms, fc) and ``fc_share`` of the summed layer time."""
         if self._layer_times is None:
             try:
                 timed = self._profile_layers()
             except EdgeprofError as exc:  # the timed runs still stand
                 return {"layer_times_ms": None, "layer_times_error": str(exc)}
-            types = self._layer_types()
-            self._layer_times = [{"name": name, "type": types.get(name), "mean_ms": round(ms, 6),
-                                  "fc": is_fc_layer(name, types.get(name))} for name, ms in timed]
-        total = sum(row["mean_ms"] for row in self._layer_times)
-        fc = sum(row["mean_ms"] for row in self._layer_times if row["fc"])
+            with self._cuda.active():
+                entries = layers.inspector_layers(self._trt, self._engine)
+            self._layer_times = layers.layer_rows(timed, entries)
         return {"layer_times_ms": self._layer_times, "layer_profile_runs": LAYER_PROFILE_RUNS,
-                "fc_share": round(fc / total, 4) if total > 0 else None}
+                "fc_share": layers.fc_share(self._layer_times), "fc_rule": layers.FC_RULE}
 
     def close_impl(self):
-        """Drop the context, engine, buffers and stream inside the CUDA context (once: see Session.close)."""
-        with self._cuda.active():
-            self._tensors = []
-            self._context = None
-            self._engine = None
-            self._runtime = None
-            self._stream = self._start = self._end = None
-        self._cuda.close()
+        """Drop the context, engine, buffers and stream inside the CUDA context, then close the layer.
+
+        Best effort: where the context cannot be made current (a sticky error) they are dropped anyway,
+        and the layer is closed whatever happened.
+        """
+        try:
+            with self._cuda.active():
+                self._release()
+        finally:
+            self._release()
+            self._cuda.close()
+        interrupts.raise_pending()  # one the logger caught while the session ran (outside a deferral)
