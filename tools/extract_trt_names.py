@@ -111,12 +111,17 @@ def write_list(out_dir, wheel_path, version, so_name, names):
     return target
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def wheels_parser(description, out_folder):
+    """The command line both wheel tools share: the wheels, and ``--out`` (default tests/data/<out_folder>)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("wheels", nargs="+", help="tensorrt bindings wheel files (.whl)")
-    parser.add_argument("--out", default=os.path.join("tests", "data", "trt_names"),
+    parser.add_argument("--out", default=os.path.join("tests", "data", out_folder),
                         help="folder for the <version>.txt lists (default: %(default)s)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = wheels_parser(__doc__.splitlines()[0], "trt_names").parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     for wheel_path in args.wheels:
         version, so_name, names = read_wheel(wheel_path)
