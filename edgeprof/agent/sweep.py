@@ -234,8 +234,9 @@ class Sweep(object):
         if status == "ok":
             self.summary.measured += 1
             lat = run["latency_ms"]
-            detail = "%9.3f ms median (p90 %.3f, CoV %4.1f%%)  %9.2f img/s" % (
-                lat["median"], lat["p90"], 100 * lat["cov"], run["throughput_ips"])
+            p90 = "%.3f" % lat["p90"] if lat.get("p90") is not None else "n/a: %d runs" % run["runs"]
+            detail = "%9.3f ms median (p90 %s, CoV %4.1f%%)  %9.2f img/s" % (
+                lat["median"], p90, 100 * lat["cov"], run["throughput_ips"])
             if run.get("power") and run["power"].get("energy_per_image_mj") is not None:
                 detail += "  %.1f mJ/img" % run["power"]["energy_per_image_mj"]
         elif status == "oom":

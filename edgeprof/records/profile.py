@@ -20,6 +20,9 @@ from edgeprof.records.schema import check_fields, check_version
 SCHEMA = "edgeprof/profile/v1"
 RUN_STATUSES = ("ok", "oom", "error")
 LATENCY_STATS = ("mean", "median", "p90", "p95", "p99", "min", "max", "std", "cov")
+# null where the run count cannot support them (edgeprof.agent.measure: nearest rank needs 10, 20, 100 runs)
+NULLABLE_STATS = ("p90", "p95", "p99")
+EXTRA_STATS = {"median_ci95": (list, False), "iqr_over_median": (_NUMBER, False), "needs_runs": (dict, False)}
 
 # field -> (type, required). Nested mappings are checked by their own tables below.
 TOP_FIELDS = {
@@ -69,7 +72,8 @@ def _check_run(run, index, source):
         if run.get(field) is None:
             raise ProfileError("%s: field '%s.%s' is missing (required when status is ok)"
                                % (source, where, field))
-    stats = {name: (_NUMBER, True) for name in LATENCY_STATS}
+    stats = dict((name, (_NUMBER, name not in NULLABLE_STATS)) for name in LATENCY_STATS)
+    stats.update(EXTRA_STATS)
     check_fields(run["latency_ms"], stats, where + ".latency_ms", source, ProfileError)
 
 

@@ -16,7 +16,11 @@ RUN_FIELDS = (
     # what the timed window measured (edgeprof.agent.measure)
     ("runs", (int, False)), ("window_s", (NUMBER, False)), ("warmup_runs", (int, False)),
     ("latency_ms", (dict, False)), ("per_image_ms", (NUMBER, False)), ("throughput_ips", (NUMBER, False)),
-    ("warnings", (list, False)), ("device_time_ms", (dict, False)),
+    ("warnings", (list, False)),
+    # where the runtime times the device (TensorRT, CUDA events): trtexec's GPU Compute Time, H2D and D2H
+    # Latency, Enqueue Time, and Latency (= H2D + compute + D2H), each as latency statistics
+    ("device_time_ms", (dict, False)), ("h2d_ms", (dict, False)), ("d2h_ms", (dict, False)),
+    ("enqueue_ms", (dict, False)), ("device_latency_ms", (dict, False)),
     # beside it: power (a PowerWindow), memory, the session's settings, what the board did meanwhile
     ("power", (dict, False)), ("memory", (dict, False)), ("backend", (dict, False)), ("board_state", (dict, False)),
 )

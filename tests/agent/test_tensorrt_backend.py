@@ -29,7 +29,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from trt_standins import core, engine_info, fixtures  # noqa: E402  (found through the path set just above)
-from trt_standins.cuda_standin import EVENT_MS  # noqa: E402
+from trt_standins.cuda_standin import D2H_MS, EVENT_MS, H2D_MS  # noqa: E402
 from trt_standins.fixtures import built, calls_named, open_session  # noqa: E402
 
 # the shared fixtures: pytest finds them by their names in this module
@@ -159,11 +159,47 @@ def test_a_model_with_a_fixed_batch_is_refused_for_another_batch(trt, gpu, tmp_p
 
 # -- timing, memory, describe ---------------------------------------------------------------------
 
-def test_gpu_time_is_none_before_a_run_and_the_event_time_after(trt, gpu, model, options):
+def test_device_times_are_empty_outside_a_window_and_per_run_after_one(trt, gpu, model, options):
     session = open_session(model, options=options)
-    assert session.gpu_time_ms() is None
+    session.run()  # a warm-up run: timed by nobody
+    assert session.device_times() == {}
+    session.start_device_window(2)
+    for _ in range(3):
+        session.run()
+    times = session.device_times()
+    # the stand-in GPU clock: one input copy, one enqueued inference, one output copy per run
+    assert times["h2d_ms"] == [H2D_MS] * 3 and times["compute_ms"] == [EVENT_MS] * 3
+    assert times["d2h_ms"] == [D2H_MS] * 3 and len(times["enqueue_ms"]) == 3
+    assert all(t >= 0 for t in times["enqueue_ms"])
+    assert session.device_times() == {}  # read once
+    assert session.describe()["device_times_read_in_window"] == 1  # 3 runs in a ring of 2: one read early
+    session.close()
+
+
+def test_the_window_s_events_are_made_before_it_and_each_run_only_records_them(trt, gpu, model, options):
+    session = open_session(model, options=options)
+    layer = gpu[-1]
+    session.start_device_window(50)
+    made = len(session._ring)
     session.run()
-    assert session.gpu_time_ms() == EVENT_MS
+    session.run()
+    assert made == 50 and len(session._ring) == 50
+    events = [e for slot in session._ring[:2] for e in slot]
+    assert all(e.recorded for e in events) and not any(e.recorded for e in session._ring[2])
+    assert [e.waited for e in session._ring[0]] == [0, 0, 0, 1]  # the host waits on the last event only
+    assert all(e.blocking for e in events) and layer.sync == "blocking"
+    del events  # the test's own references: pycuda would free them after the context (the stand-in says so)
+    session.device_times()
+    session.close()
+
+
+def test_cuda_sync_spin_is_passed_to_the_cuda_layer_and_recorded(trt, gpu, model, options):
+    session = open_session(model, options=dict(options, cuda_sync="spin"))
+    assert gpu[-1].sync == "spin" and session.describe()["cuda_sync"] == "spin"
+    assert not session._ring[0][0].blocking
+    session.close()
+    session = open_session(model, options=options)
+    assert session.describe()["cuda_sync"] == "blocking"
     session.close()
 
 
@@ -212,8 +248,9 @@ def test_runs_from_another_thread_happen_inside_the_cuda_context(trt, gpu, model
 
     def worker():
         try:
+            session.start_device_window(1)
             session.run()
-            session.gpu_time_ms()
+            session.device_times()
         except (AssertionError, EdgeprofError) as exc:  # collected for the assertion below
             errors.append(exc)
 
@@ -514,6 +551,9 @@ def test_a_sweep_with_the_tensorrt_backend_writes_engine_facts_into_the_profile(
     runs = profile["runs"]
     assert [r["batch"] for r in runs] == [1, 2] and all(r["status"] == "ok" for r in runs)
     assert runs[1]["device_time_ms"]["median"] == EVENT_MS
+    assert runs[1]["h2d_ms"]["median"] == H2D_MS and runs[1]["d2h_ms"]["median"] == D2H_MS
+    assert runs[1]["device_latency_ms"]["median"] == pytest.approx(H2D_MS + EVENT_MS + D2H_MS)
+    assert runs[1]["backend"]["cuda_sync"] == "blocking" and runs[1]["backend"]["device_times_read_in_window"] == 0
     assert runs[1]["memory"]["engine_device_bytes"] == 4 << 20
     facts = runs[1]["backend"]
     assert facts["api"] in ("v8.2-bindings", "v10-named-tensors") and facts["cache_hit"] is False

@@ -58,10 +58,21 @@ class FakeDriver(object):
     class MemoryError(Error):
         pass
 
+    # pycuda src/wrapper/wrap_cudadrv.cpp: ctx_flags and event_flags mirror CUctx_flags / CUevent_flags
+    # (CUDA driver API cuda.h: CU_CTX_SCHED_SPIN 0x01, CU_CTX_SCHED_BLOCKING_SYNC 0x04,
+    # CU_EVENT_BLOCKING_SYNC 0x1)
+    class ctx_flags(object):
+        SCHED_AUTO, SCHED_SPIN, SCHED_YIELD, SCHED_BLOCKING_SYNC = 0x00, 0x01, 0x02, 0x04
+
+    class event_flags(object):
+        DEFAULT, BLOCKING_SYNC, DISABLE_TIMING = 0x0, 0x1, 0x2
+
     def __init__(self, fail=()):
         self.fail = set(fail)
         self.freed = []
         self.detached = False
+        self.context_flags = None
+        self.events = []
         driver = self
 
         class Context(object):
@@ -80,11 +91,25 @@ class FakeDriver(object):
             def __init__(self, index):
                 pass
 
-            def make_context(self):
+            def make_context(self, flags=0):  # pycuda doc/driver.rst: make_context(flags=ctx_flags.SCHED_AUTO)
+                driver.context_flags = flags
                 return Context()
+
+        class Event(object):
+            def __init__(self, flags=0):  # pycuda doc/driver.rst: class Event(flags=0)
+                self.flags = flags
+                self.waited = 0
+                driver.events.append(self)
+
+            def record(self, stream=None):
+                pass
+
+            def synchronize(self):
+                self.waited += 1
 
         self.Context = Context
         self.Device = Device
+        self.Event = Event
 
     def _call(self, name):
         if name in self.fail:
@@ -117,9 +142,16 @@ class FakeCudart(object):
         cudaSuccess = 0
         cudaErrorIllegalAddress = 700
 
+    # cuda_runtime_api.h: #define cudaEventDefault 0x00, cudaEventBlockingSync 0x01 (module-level ints in
+    # cuda-python's runtime module, passed to cudaEventCreateWithFlags)
+    cudaEventDefault = 0x00
+    cudaEventBlockingSync = 0x01
+
     def __init__(self):
         self.fail = set()
         self.freed = []
+        self.event_flags = []
+        self.synchronized = []
         self._next = 0x1000
 
     def _result(self, name, *values):
@@ -154,6 +186,18 @@ class FakeCudart(object):
     def cudaFree(self, address):
         self.freed.append(address)
         return self._result("cudaFree")
+
+    def cudaEventCreateWithFlags(self, flags):
+        self._next += 0x10
+        self.event_flags.append(flags)
+        return self._result("cudaEventCreateWithFlags", self._next)
+
+    def cudaEventSynchronize(self, event):
+        self.synchronized.append(event)
+        return self._result("cudaEventSynchronize")
+
+    def cudaEventDestroy(self, event):
+        return self._result("cudaEventDestroy")
 
 
 def test_pycuda_close_detaches_even_when_freeing_a_buffer_fails_after_a_sticky_error(caplog):
@@ -224,3 +268,35 @@ def test_cuda_python_reports_the_runtime_version_and_the_driver_version_apart():
     layer = cuda.CudaPythonLayer(FakeCudart())
     assert (layer.cuda_version(), layer.cuda_version_kind, layer.driver_version()) == ("12.2", "runtime", "12.4")
     assert layer.free_device_bytes() == 3 << 30
+
+
+@pytest.mark.parametrize("sync, context_flags, event_flags", [
+    ("blocking", FakeDriver.ctx_flags.SCHED_BLOCKING_SYNC, FakeDriver.event_flags.BLOCKING_SYNC),
+    ("spin", FakeDriver.ctx_flags.SCHED_SPIN, FakeDriver.event_flags.DEFAULT),
+])
+def test_pycuda_makes_its_context_and_events_for_the_sync_mode_and_waits_on_an_event(sync, context_flags,
+                                                                                     event_flags):
+    driver = FakeDriver()
+    layer = cuda.PyCudaLayer(driver, sync)
+    assert driver.context_flags == context_flags and layer.sync == sync
+    event = layer.create_event()
+    layer.wait(event)
+    assert event.flags == event_flags and event.waited == 1
+
+
+def test_the_default_sync_mode_is_blocking_like_trtexec():
+    driver = FakeDriver()
+    assert cuda.PyCudaLayer(driver).sync == "blocking"
+    assert driver.context_flags == FakeDriver.ctx_flags.SCHED_BLOCKING_SYNC
+    with pytest.raises(ValueError, match="sync must be one of blocking, spin"):
+        cuda.open_layer("yield")
+
+
+@pytest.mark.parametrize("sync, flags", [("blocking", FakeCudart.cudaEventBlockingSync),
+                                         ("spin", FakeCudart.cudaEventDefault)])
+def test_cuda_python_creates_events_for_the_sync_mode_and_waits_on_them(sync, flags):
+    rt = FakeCudart()
+    layer = cuda.CudaPythonLayer(rt, sync)
+    event = layer.create_event()
+    layer.wait(event)
+    assert rt.event_flags == [flags] and rt.synchronized == [event]

@@ -468,7 +468,9 @@ def scenarios(module, work):
     def full_use(options, precision="fp32"):
         session = _session(options, model, precision=precision)
         session.run()
-        session.gpu_time_ms()
+        session.start_device_window(4)
+        session.run()
+        session.device_times()
         session.memory()
         session.describe()
         session.close()

@@ -20,7 +20,9 @@ from edgeprof.util import Closeable
 class Session(Closeable):
     """One opened model at one batch size. Subclasses fill in the ``*_impl`` methods.
 
-    ``has_device_time`` is True where ``gpu_time_ms`` returns the device time of each run.
+    ``has_device_time`` is True where the runtime times each run on the device too: the timing loop
+    then calls :meth:`start_device_window` before the timed window and :meth:`device_times` after it,
+    never in between.
     """
 
     has_device_time = False
@@ -32,9 +34,17 @@ class Session(Closeable):
         """Run one synchronous inference on the preallocated inputs (the timed loop calls ``run_impl``)."""
         self.run_impl()
 
-    def gpu_time_ms(self):
-        """Device time of the last ``run`` in ms (CUDA events), or ``None`` where the runtime has none."""
-        return None
+    def start_device_window(self, expected_runs):
+        """Get ready to time about ``expected_runs`` runs on the device (called just before the window)."""
+
+    def device_times(self):
+        """Per-run device times of the runs since :meth:`start_device_window`, in ms, read after the window.
+
+        Returns:
+            dict: ``compute_ms`` (GPU compute), ``h2d_ms``, ``d2h_ms`` and ``enqueue_ms`` (the host time
+            of the enqueue call), each a list with one value per run; empty where the runtime has none.
+        """
+        return {}
 
     def memory(self):
         """What the runtime holds, as a dict of ``*_bytes`` fields (empty when it cannot say)."""

@@ -4,8 +4,14 @@ Device memory is host memory in a dict keyed by fake addresses; copies really co
 test can see data move. Like pycuda, every operation must happen while the layer's
 context is current *in the calling thread* (inside ``active()``); otherwise it raises, as
 pycuda raises "invalid device context". ``active()`` makes the layer the current context of the
-stand-in TensorRT (native.py), whose objects must be made and dropped inside it. Events report a
-fixed device time.
+stand-in TensorRT (native.py), whose objects must be made and dropped inside it.
+
+Events read a stand-in GPU clock, which each host-to-device copy advances by :data:`H2D_MS`, each
+device-to-host copy by :data:`D2H_MS`, and each inference TensorRT enqueued (an
+``execute_async_v2``/``v3`` call since the last event) by :data:`EVENT_MS`; ``elapsed_ms`` is the
+clock's difference between two recorded events, as ``cudaEventElapsedTime`` is. Events carry the
+flags of the layer's ``sync`` mode (``blocking``: ``cudaEventBlockingSync``), and :meth:`wait`, like
+``cudaEventSynchronize``, needs a recorded event.
 
 Also modelled:
 
@@ -27,7 +33,10 @@ from edgeprof.errors import OutOfMemory
 from trt_standins import native
 from trt_standins.state import STATE
 
-EVENT_MS = 1.5
+EVENT_MS = 1.5    # GPU compute of one enqueued inference
+H2D_MS = 0.25     # one input copy
+D2H_MS = 0.125    # one output copy
+ENQUEUES = ("IExecutionContext.execute_async_v2", "IExecutionContext.execute_async_v3")
 TOTAL_BYTES = 4 << 30  # a 4 GB board
 ALIGNMENT = 256  # cudaMalloc returns addresses aligned to at least 256 bytes (CUDA C++ Programming Guide)
 
@@ -54,14 +63,22 @@ class Stream(_CudaObject):
 
 
 class Event(_CudaObject):
-    pass
+    def __init__(self, layer, blocking):
+        _CudaObject.__init__(self, layer)
+        self.blocking = blocking
+        self.at_ms = None
+        self.waited = 0
 
 
 class StandinCuda(object):
     name = "standin-cuda"
     cuda_version_kind = "driver"
 
-    def __init__(self, memory_limit_bytes=None):
+    def __init__(self, sync="blocking", memory_limit_bytes=None):
+        assert sync in ("blocking", "spin"), sync
+        self.sync = sync
+        self.gpu_ms = 0.0
+        self._calls_seen = 0
         self._local = threading.local()
         self.memory = {}
         self.reserved = {}  # TensorRT objects' own device memory: id(object) -> bytes
@@ -154,27 +171,43 @@ class StandinCuda(object):
         self._require_active("htod_async")
         self.memory[buffer][:] = host.tobytes()
         self.copies.append(("htod", buffer))
+        self._advance(H2D_MS)
 
     def dtoh_async(self, host, buffer, stream):
         self._require_active("dtoh_async")
         host[...] = numpy.frombuffer(bytes(self.memory[buffer]), dtype=host.dtype).reshape(host.shape)
         self.copies.append(("dtoh", buffer))
+        self._advance(D2H_MS)
 
     def synchronize(self, stream):
         self._require_active("synchronize")
 
+    def _advance(self, ms):
+        """The GPU's work so far: inferences TensorRT enqueued since the last look, then ``ms``."""
+        calls = STATE.calls
+        enqueued = sum(1 for call in calls[self._calls_seen:] if call.split("(")[0] in ENQUEUES)
+        self._calls_seen = len(calls)
+        self.gpu_ms += enqueued * EVENT_MS + ms
+
     def create_event(self):
         self._require_active("create_event")
-        return Event(self)
+        return Event(self, blocking=self.sync == "blocking")
 
     def record(self, event, stream):
         self._require_active("record")
+        self._advance(0.0)
         event.recorded = True
+        event.at_ms = self.gpu_ms
+
+    def wait(self, event):
+        self._require_active("wait")
+        assert event.recorded, "cudaEventSynchronize on an event never recorded returns at once: a wait on nothing"
+        event.waited += 1
 
     def elapsed_ms(self, start, end):
         self._require_active("elapsed_ms")
-        assert start.recorded and end.recorded
-        return EVENT_MS
+        assert start.recorded and end.recorded, "cudaEventElapsedTime needs two recorded events"
+        return end.at_ms - start.at_ms
 
     def close(self):
         if self.closed:

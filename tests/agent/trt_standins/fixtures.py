@@ -66,8 +66,8 @@ def gpu(monkeypatch):
     """The stand-in CUDA layers handed out, newest last."""
     layers = []
 
-    def open_layer():
-        layers.append(StandinCuda())
+    def open_layer(sync="blocking"):
+        layers.append(StandinCuda(sync))
         return layers[-1]
 
     monkeypatch.setattr(cuda_layer, "open_layer", open_layer)

@@ -87,10 +87,15 @@ class TensorRTBackend(Backend):
         group.add_argument("--engine-cache", default=DEFAULT_CACHE_DIR,
                            help="engine cache folder (default %s)" % DEFAULT_CACHE_DIR)
         group.add_argument("--rebuild", action="store_true", help="rebuild engines even when cached")
+        group.add_argument("--cuda-sync", choices=cuda_layer.SYNC_MODES, default="blocking",
+                           help="how the host waits for the GPU: blocking (default, as trtexec: the thread "
+                                "sleeps) or spin (as trtexec --useSpinWait: a core busy-waits, which adds to "
+                                "the power measured)")
 
     @classmethod
     def options(cls, args):
-        recorded = {"workspace_mb": args.workspace_mb, "calib_dir": args.calib_dir, "layers": args.layers}
+        recorded = {"workspace_mb": args.workspace_mb, "calib_dir": args.calib_dir, "layers": args.layers,
+                    "cuda_sync": args.cuda_sync}
         return recorded, {"cache_dir": os.path.expanduser(args.engine_cache), "rebuild": args.rebuild}
 
     def device(self, options):
@@ -115,7 +120,7 @@ class TensorRTBackend(Backend):
             model_path (str): ONNX file with a dynamic batch axis.
             batch (int): images per inference.
             precision (str): 'fp32', 'fp16' or 'int8'.
-            options (dict): workspace_mb, calib_dir, rebuild, layers, cache_dir, model_sha256.
+            options (dict): workspace_mb, calib_dir, rebuild, layers, cuda_sync, cache_dir, model_sha256.
 
         Returns:
             TensorRTSession
@@ -126,7 +131,7 @@ class TensorRTBackend(Backend):
             raise InputFileError("model file %s not found; run edgeprof export first" % model_path)
         trt = _import_trt()
         api = detect_api(trt)
-        cuda = cuda_layer.open_layer()
+        cuda = cuda_layer.open_layer(options.get("cuda_sync") or "blocking")
         session = None
         try:
             with interrupts.deferred():  # TensorRT calls Python back throughout: hold Ctrl-C/SIGTERM until it returns
@@ -159,7 +164,7 @@ class TensorRTBackend(Backend):
         facts = {
             "tensorrt_version": trt.__version__, "cuda_version": cuda.cuda_version(),
             "cuda_version_kind": cuda.cuda_version_kind, "cuda_driver_version": cuda.driver_version(),
-            "cuda_layer": cuda.name, "gpu_name": gpu_name, "compute_capability": capability,
+            "cuda_layer": cuda.name, "cuda_sync": cuda.sync, "gpu_name": gpu_name, "compute_capability": capability,
             "workspace_mb": workspace_mb, "precision": precision, "cache_key": engine_file.key,
             "engine_file": engine_file.path, "api": api.name,
             "timing_cache": settings.timing_cache_file if api.timing_cache else TIMING_CACHE_UNAVAILABLE,

@@ -13,7 +13,15 @@ Two implementations with one small interface, chosen in :func:`open_layer` (whic
   runtime API's primary context; :meth:`active` selects the device in the calling thread.
 
 Both give buffers as integer device pointers and host arrays in page-locked memory, so
-copies are truly asynchronous and TensorRT gets plain addresses. ``close`` is best effort: after
+copies are truly asynchronous and TensorRT gets plain addresses.
+
+How the host waits for the GPU (``sync``, recorded as ``cuda_sync``): ``blocking`` (the default, as
+trtexec's: its events are created with ``cudaEventBlockingSync`` unless ``--useSpinWait``,
+TensorRT ``samples/common/sampleDevice.h`` ``TrtCudaEvent``) sleeps the waiting thread until the GPU
+signals; ``spin`` busy-waits, which can shave microseconds off a wait but keeps a CPU core at full
+load, and so adds to the board's power. The host waits on an event, never on the stream, so the
+context's own scheduling policy (``CU_CTX_SCHED_AUTO`` spins whenever contexts <= cores) does not
+decide it; pycuda's context is also made with the matching ``SCHED_BLOCKING_SYNC``/``SCHED_SPIN``. ``close`` is best effort: after
 a sticky CUDA error (illegal address, launch timeout) every call fails, and a failed release is
 logged, never raised, so it cannot hide the error that ended the run. pycuda and cuda-python are
 imported lazily, inside these functions only.
@@ -28,6 +36,7 @@ from edgeprof.errors import BackendError, BackendUnavailable, OutOfMemory
 from edgeprof.util import one_line, text_of
 
 log = logging.getLogger("edgeprof.tensorrt")
+SYNC_MODES = ("blocking", "spin")
 
 # cuda-python's major version follows CUDA's, and 12.x needs a CUDA 12 driver (>= 525.60).
 INSTALL_HINT = ("install pycuda (JetPack 4: sudo apt-get install python3-pycuda, or pip3 install pycuda) "
@@ -125,17 +134,22 @@ def unavailable_reason():
     return None if layer is not None else found
 
 
-def open_layer():
+def open_layer(sync="blocking"):
     """The CUDA layer for device 0: pycuda where it imports, else cuda-python.
+
+    Args:
+        sync (str): how the host waits for the GPU, one of :data:`SYNC_MODES`.
 
     Raises:
         BackendUnavailable: neither imports (the message is :func:`unavailable_reason`), or no CUDA
             device can be opened.
     """
+    if sync not in SYNC_MODES:
+        raise ValueError("sync must be one of %s, not %r" % (", ".join(SYNC_MODES), sync))
     layer, found = _find_layer()
     if layer is None:
         raise BackendUnavailable(found)
-    return layer(found)
+    return layer(found, sync)
 
 
 def _is_oom_text(text):
@@ -148,12 +162,16 @@ class PyCudaLayer(object):
 
     name = "pycuda"
 
-    def __init__(self, driver):
+    def __init__(self, driver, sync="blocking"):
         self._cuda = driver
+        self.sync = sync
         try:
             driver.init()
             self._device = driver.Device(0)
-            self._context = self._device.make_context()
+            # pycuda doc/driver.rst: Device.make_context(flags=ctx_flags.SCHED_AUTO), Event(flags=0)
+            schedule = driver.ctx_flags.SCHED_BLOCKING_SYNC if sync == "blocking" else driver.ctx_flags.SCHED_SPIN
+            self._event_flags = driver.event_flags.BLOCKING_SYNC if sync == "blocking" else 0
+            self._context = self._device.make_context(flags=schedule)
         except driver.Error as exc:
             raise BackendUnavailable("pycuda cannot open CUDA device 0 (%s); check `nvidia-smi` or "
                                      "`tegrastats` and that this user may use the GPU" % exc)
@@ -224,10 +242,14 @@ class PyCudaLayer(object):
         stream.synchronize()
 
     def create_event(self):
-        return self._cuda.Event()
+        return self._cuda.Event(self._event_flags)
 
     def record(self, event, stream):
         event.record(stream)
+
+    def wait(self, event):
+        """Block (or spin, per ``sync``) until the GPU has passed ``event``."""
+        event.synchronize()
 
     def elapsed_ms(self, start, end):
         end.synchronize()
@@ -259,8 +281,12 @@ class CudaPythonLayer(object):
 
     name = "cuda-python"
 
-    def __init__(self, cudart):
+    def __init__(self, cudart, sync="blocking"):
         self._rt = cudart
+        self.sync = sync
+        # cudaEventCreateWithFlags: cudaEventBlockingSync sleeps in cudaEventSynchronize; cudaEventDefault
+        # follows the device's schedule flag (auto: spin while contexts <= cores)
+        self._event_flags = cudart.cudaEventBlockingSync if sync == "blocking" else cudart.cudaEventDefault
         self._device = 0
         self._check(cudart.cudaSetDevice(self._device), "cudaSetDevice(0)", unavailable=True)
         self._props = self._check(cudart.cudaGetDeviceProperties(self._device), "cudaGetDeviceProperties",
@@ -356,10 +382,15 @@ class CudaPythonLayer(object):
         self._check(self._rt.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
 
     def create_event(self):
-        return self._own("cudaEventDestroy", self._check(self._rt.cudaEventCreate(), "cudaEventCreate"))
+        return self._own("cudaEventDestroy", self._check(self._rt.cudaEventCreateWithFlags(self._event_flags),
+                                                         "cudaEventCreateWithFlags"))
 
     def record(self, event, stream):
         self._check(self._rt.cudaEventRecord(event, stream), "cudaEventRecord")
+
+    def wait(self, event):
+        """Block (or spin, per ``sync``) until the GPU has passed ``event``."""
+        self._check(self._rt.cudaEventSynchronize(event), "cudaEventSynchronize")
 
     def elapsed_ms(self, start, end):
         self._check(self._rt.cudaEventSynchronize(end), "cudaEventSynchronize")

@@ -6,13 +6,27 @@ session opened in one thread may run in another (with pycuda, close it in the th
 see :mod:`.cuda`). TensorRT objects are created and dropped inside ``active()`` too, also when opening
 fails half-way. With ``--layers`` the session also times each layer, in separate runs through an
 IProfiler.
+
+Device times, as trtexec's (``samples/common/sampleInference.cpp`` records an event before and after
+each of H2D, compute and D2H, and ``sampleReporting.cpp`` reports them as H2D Latency, GPU Compute
+Time, D2H Latency and, summed, Latency): each run records four CUDA events on its stream (H2D start,
+compute start, compute end, D2H end) and the host time of the enqueue call (trtexec's Enqueue
+Time). The events of a timed window come from a ring allocated before the window
+(:meth:`TensorRTSession.start_device_window`) and are read after it (:meth:`device_times`), so
+the window does nothing per run for them but record; a window that outruns the ring reads its
+oldest events before reusing them, and says how many (``device_times_read_in_window``).
 """
+import time
+
 from edgeprof.agent.backends.base import Session
 from edgeprof.agent.backends.tensorrt import interrupts, layers
 from edgeprof.agent.backends.tensorrt.dtypes import numpy_dtype
 from edgeprof.errors import BackendError, EdgeprofError, EngineLoadError, OutOfMemory
 
 LAYER_PROFILE_RUNS = 20
+RING_MAX_RUNS = 65536  # event quadruples kept at most (4 CUDA events each) for one window
+DEVICE_TIMING = ("4 CUDA events per run on its stream (H2D start, compute start, compute end, D2H end) read "
+                 "after the window; enqueue = host time of the execute_async call")
 RUNTIME_BYTES_BASIS = ("runtime_bytes = engine_device_bytes (activations) + engine_file_bytes (the plan, about the "
                        "weights the engine keeps on the device) + io_device_bytes; device_free_delta_bytes is "
                        "measured: free device memory before deserialization less after the IO buffers")
@@ -37,7 +51,6 @@ class TensorRTSession(Session):
         self._capture = capture
         self._facts = facts
         self._layers = layers
-        self._has_run = False
         self._layer_times = None
         self._engine_file_bytes = memoryview(engine_blob).nbytes
         self._tensors = []
@@ -59,18 +72,23 @@ class TensorRTSession(Session):
         self._context = self._new_context()
         self._tensors = self._bind_tensors(self._context)
         self._bindings = [int(t["device"]) for t in self._tensors]  # binding-index order
+        self._inputs = [t for t in self._tensors if t["is_input"]]
+        self._outputs = [t for t in self._tensors if not t["is_input"]]
         self._stream = cuda.create_stream()
-        self._start = cuda.create_event()
-        self._end = cuda.create_event()
+        self._ring = []
+        self._grow_ring(1)  # the warm-up reuses one slot; start_device_window sizes the ring
+        self._window = None
+        self._enqueue_s = []
         self._device_free_delta = free_before - cuda.free_device_bytes()
 
     def _release(self):
         """Drop the TensorRT objects and CUDA stream and events (inside the CUDA context)."""
-        self._tensors = []
+        self._tensors = self._inputs = self._outputs = []
         self._context = None
         self._engine = None
         self._runtime = None
-        self._stream = self._start = self._end = None
+        self._stream = None
+        self._ring = []
 
     # IO -------------------------------------------------------------------------------------
     def _new_context(self):
@@ -148,29 +166,70 @@ class TensorRTSession(Session):
         if not ok:
             raise BackendError("TensorRT failed to enqueue the inference: %s" % self._capture.detail())
 
+    # device timing: a ring of event quadruples --------------------------------------------------
+    def _grow_ring(self, runs):
+        """Have event quadruples for ``runs`` runs (call inside ``active()``)."""
+        create = self._cuda.create_event
+        while len(self._ring) < runs:
+            self._ring.append((create(), create(), create(), create()))
+
+    def _slot(self):
+        """The events of this run; the oldest window run's times are read first when the ring is full."""
+        window = self._window
+        if window is None:  # warm-up or a run outside a window: reuse, never read
+            return self._ring[0]
+        ring, run = self._ring, window["runs"]
+        window["runs"] = run + 1
+        if run >= len(ring):
+            self._read(ring[run % len(ring)], window)
+            window["read_early"] += 1
+        return ring[run % len(ring)]
+
+    def _read(self, events, window):
+        elapsed = self._cuda.elapsed_ms
+        window["h2d_ms"].append(elapsed(events[0], events[1]))
+        window["compute_ms"].append(elapsed(events[1], events[2]))
+        window["d2h_ms"].append(elapsed(events[2], events[3]))
+
+    def start_device_window(self, expected_runs):
+        """Allocate events for about ``expected_runs`` runs (at most RING_MAX_RUNS), before the window."""
+        with self._cuda.active():
+            self._grow_ring(min(max(int(expected_runs), 1), RING_MAX_RUNS))
+        self._window = {"runs": 0, "read_early": 0, "h2d_ms": [], "compute_ms": [], "d2h_ms": []}
+        self._enqueue_s = []
+
+    def device_times(self):
+        """The window's per-run H2D, GPU compute, D2H and enqueue times in ms, read now (after the window)."""
+        window, self._window = self._window, None
+        if window is None:
+            return {}
+        ring = self._ring
+        with self._cuda.active():
+            for run in range(max(0, window["runs"] - len(ring)), window["runs"]):
+                self._read(ring[run % len(ring)], window)
+        self._facts["device_times_read_in_window"] = window["read_early"]
+        return {"h2d_ms": window["h2d_ms"], "compute_ms": window["compute_ms"], "d2h_ms": window["d2h_ms"],
+                "enqueue_ms": [s * 1000.0 for s in self._enqueue_s[:window["runs"]]]}
+
     # the Session interface --------------------------------------------------------------------
     def run_impl(self):
-        """H2D copies, the enqueue between two timing events, D2H copies, wait for the stream."""
-        cuda, stream = self._cuda, self._stream
+        """Event, H2D copies, event, the enqueue (timed on the host), event, D2H copies, event; wait on the last."""
+        cuda, stream, perf = self._cuda, self._stream, time.perf_counter
         with cuda.active():
-            for tensor in self._tensors:
-                if tensor["is_input"]:
-                    cuda.htod_async(tensor["device"], tensor["host"], stream)
-            cuda.record(self._start, stream)
+            events = self._slot()
+            cuda.record(events[0], stream)
+            for tensor in self._inputs:
+                cuda.htod_async(tensor["device"], tensor["host"], stream)
+            cuda.record(events[1], stream)
+            t0 = perf()
             self._enqueue(self._context)
-            cuda.record(self._end, stream)
-            for tensor in self._tensors:
-                if not tensor["is_input"]:
-                    cuda.dtoh_async(tensor["host"], tensor["device"], stream)
-            cuda.synchronize(stream)
-        self._has_run = True
-
-    def gpu_time_ms(self):
-        """Device time of the last run's enqueue (CUDA events), like trtexec's GPU Compute Time."""
-        if not self._has_run:
-            return None
-        with self._cuda.active():
-            return self._cuda.elapsed_ms(self._start, self._end)
+            t1 = perf()
+            cuda.record(events[2], stream)
+            for tensor in self._outputs:
+                cuda.dtoh_async(tensor["host"], tensor["device"], stream)
+            cuda.record(events[3], stream)
+            cuda.wait(events[3])
+        self._enqueue_s.append(t1 - t0)
 
     def memory(self):
         io_bytes = sum(t["host"].nbytes for t in self._tensors)
@@ -180,7 +239,7 @@ class TensorRTSession(Session):
                 "device_free_delta_bytes": self._device_free_delta}
 
     def describe(self):
-        facts = dict(self._facts, runtime_bytes_basis=RUNTIME_BYTES_BASIS)
+        facts = dict(self._facts, runtime_bytes_basis=RUNTIME_BYTES_BASIS, device_timing=DEVICE_TIMING)
         if self._layers:
             facts.update(self._layer_report())
         return facts
