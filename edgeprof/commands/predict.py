@@ -6,7 +6,7 @@ from edgeprof.commands import positive_int, print_json
 from edgeprof.errors import InputFileError, UsageError
 
 HELP = ("predict latency and energy per image of a model never run on a board, from that board's "
-        "profiles (fit on operations, error from leave-one-out)")
+        "profiles (fit on operations, error from nested leave-one-out and leave-one-family-out)")
 TARGETS = (("per_image_ms", "latency per image", "ms"), ("energy_per_image_mj", "energy per image", "mJ"))
 
 
@@ -73,6 +73,17 @@ def predict_all(samples, model):
     return out
 
 
+def _score_line(cv):
+    if cv["status"] != "ok":
+        return f"    {cv['predictor']:6s} {cv['folds']}: {cv['reason']}"
+    s = cv["score"]
+    low, high = s["within_10pct_ci"]
+    rho = "n/a" if s["spearman_rho"] is None else f"{s['spearman_rho']:.2f}"
+    return (f"    {cv['predictor']:6s} {cv['folds']}: {100 * s['within_10pct_share']:.0f}% within +-10% "
+            f"(95% CI {100 * low:.0f}-{100 * high:.0f}%), RMSPE {s['rmspe_pct']:.1f}%, "
+            f"mean abs. error {s['mape_pct']:.1f}%, Spearman rho {rho}, {s['n']} models")
+
+
 def _text(result):
     model, batch = result["model"], result["batch"]
     head = (f"{model['name']} on {result['setup']} at batch {batch} "
@@ -83,17 +94,14 @@ def _text(result):
         if p["status"] != "ok":
             lines.append(f"  {label}: not predicted: {p['reason']}")
             continue
-        error = "no error estimate (too few models for leave-one-out)" if p["error_pct"] is None \
-            else f"+-{p['error_pct']:.1f}% (leave-one-out RMSPE)"
-        lines.append(f"  {label}: {p['value']:.3f} {unit}  {error}; predictor: {predict.PREDICTOR_LABELS[p['predictor']]}")
-        for loo in p["loo"]:
-            if loo["status"] == "ok":
-                s = loo["score"]
-                lines.append(f"    leave-one-out {loo['predictor']:5s}: {100 * s['within_10pct_share']:.0f}% within "
-                             f"+-10%, RMSPE {s['rmspe_pct']:.1f}%, Spearman rho "
-                             + ("n/a" if s["spearman_rho"] is None else f"{s['spearman_rho']:.2f}"))
-            else:
-                lines.append(f"    leave-one-out {loo['predictor']:5s}: {loo['reason']}")
+        error = "no error estimate (too few models to score out of sample)" if p["error_pct"] is None \
+            else f"+-{p['error_pct']:.1f}% (nested leave-one-out RMSPE)"
+        if p["error_family_pct"] is not None:
+            error += f", +-{p['error_family_pct']:.1f}% for a new family (leave-one-family-out)"
+        lines.append(f"  {label}: {p['value']:.3f} {unit}  {error}; "
+                     f"predictor: {predict.PREDICTOR_LABELS[p['predictor']]}")
+        lines.append("    out-of-sample scores (fits in relative error, 2 residual degrees of freedom each):")
+        lines.extend(_score_line(cv) for cv in p["scores"])
     if result.get("measured"):
         lines.append("  measured on this board (left out of the fit): "
                      + ", ".join(f"{k} {v:.3f}" for k, v in sorted(result["measured"].items()) if v is not None))

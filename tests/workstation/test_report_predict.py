@@ -44,12 +44,13 @@ def test_an_onnx_file_is_counted_and_predicted(cli, board, tiny_onnx):
     assert doc["predictions"]["per_image_ms"]["value"] == pytest.approx(expected)
 
 
-def test_text_output_names_the_error_estimate_and_both_predictors(cli, board):
+def test_text_output_names_the_out_of_sample_scores_of_both_predictors(cli, board):
     result = cli(["predict", "--profiles", board, "vgg16"])
     assert result.returncode == 0, result.stderr
-    assert "leave-one-out RMSPE" in result.stdout
-    assert "leave-one-out ops" in result.stdout
-    assert "leave-one-out split" in result.stdout
+    assert "leave-one-out" in result.stdout and "leave-one-family-out" in result.stdout
+    assert "ops    leave-one-out" in result.stdout
+    assert "split  leave-one-out" in result.stdout
+    assert "nested leave-one-family-out" in result.stdout
 
 
 def test_profiles_without_power_say_energy_is_not_predicted(cli, tmp_path):
@@ -76,3 +77,10 @@ def test_a_batch_without_runs_is_refused(cli, board):
     result = cli(["predict", "--profiles", board, "alexnet", "--batch", "64"])
     assert result.returncode == 2
     assert "--batch" in result.stderr
+
+
+def test_the_error_estimate_is_the_nested_leave_one_out_of_the_chosen_predictor(cli, tmp_path):
+    board = profilegen.write_set(tmp_path / "p", models=profilegen.MODELS + profilegen.EXTRA_MODELS)
+    result = cli(["predict", "--profiles", board, "resnet50"])
+    assert result.returncode == 0, result.stderr
+    assert "(nested leave-one-out RMSPE)" in result.stdout

@@ -24,6 +24,8 @@ class Setup:
         self.device = device
         self.is_jetson = is_jetson
         self.power_reason = power_reason
+        self.power_scope = None   # what the power sensor measures (module_input, gpu_board...), when recorded
+        self.calibration = None   # int8: the calibration set the backend options name, when any
         self.key = slug(f"{board_slug}-{backend}-{precision}")
         on_device = f" ({device})" if device else ""
         self.label = f"{board_slug} / {backend}{on_device} / {precision}"
@@ -31,7 +33,8 @@ class Setup:
     def as_dict(self):
         return {"key": self.key, "label": self.label, "board": self.board_slug,
                 "board_model": self.board_model, "backend": self.backend,
-                "precision": self.precision, "device": self.device, "power_reason": self.power_reason}
+                "precision": self.precision, "device": self.device, "power_reason": self.power_reason,
+                "power_scope": self.power_scope}
 
 
 class Dataset:
@@ -58,25 +61,64 @@ class Dataset:
         return sorted(self.models)
 
 
-def _memory(run, is_jetson):
-    """(bytes, source) of the run's memory footprint.
+WINDOW_MAX = "maximum during the window"
+SNAPSHOT = "end-of-window snapshot"
+PROCESS_PEAK = "process peak resident set size"
 
-    On a Jetson the GPU shares DRAM with the CPU, so the system-wide memory the run added is the
-    footprint (as in the paper); elsewhere the process's peak resident set size.
+
+def _window_max(mem):
+    """The system memory the run added at its maximum during the window, where the sweep sampled one.
+
+    Any ``memory`` field named ``*peak*``/``*max*`` other than the process's ``peak_rss_bytes``: a
+    ``*delta*`` one as it is, a ``*used*`` one less the reading before the session opened.
+    Returns (bytes, field) or (None, None).
     """
-    mem = run.get("memory") or {}
-    order = (("system_delta_bytes", "peak_rss_bytes") if is_jetson
-             else ("peak_rss_bytes", "system_delta_bytes"))
-    for field in order:
-        if mem.get(field) is not None:
-            return mem[field], field
+    names = sorted(k for k in mem if mem.get(k) is not None and k != "peak_rss_bytes"
+                   and ("peak" in k or "max" in k))
+    for name in names:
+        if "delta" in name:
+            return mem[name], name
+    baseline = None
+    if mem.get("system_used_bytes") is not None and mem.get("system_delta_bytes") is not None:
+        baseline = mem["system_used_bytes"] - mem["system_delta_bytes"]
+    for name in names:
+        if "used" in name and baseline is not None:
+            return mem[name] - baseline, name
     return None, None
 
 
-def run_row(setup, model_name, run):
-    """The tidy row of one run entry: units in the names, ``None`` where not measured."""
+def _memory(run, is_jetson):
+    """(bytes, source field, kind) of the run's memory footprint.
+
+    On a Jetson the GPU shares DRAM with the CPU, so the system-wide memory the run added is the
+    footprint (as in the paper, which plots its maximum): the maximum sampled during the window
+    where the profile has one, else the end-of-window snapshot. Elsewhere the process's peak RSS.
+    """
+    mem = run.get("memory") or {}
+    peak, field = _window_max(mem)
+    choices = [(peak, field, WINDOW_MAX), (mem.get("system_delta_bytes"), "system_delta_bytes", SNAPSHOT)]
+    rss = (mem.get("peak_rss_bytes"), "peak_rss_bytes", PROCESS_PEAK)
+    choices = choices + [rss] if is_jetson else [rss] + choices
+    for value, name, kind in choices:
+        if value is not None:
+            return value, name, kind
+    return None, None, None
+
+
+def net_power(power):
+    """Total minus idle power of a run's ``power`` mapping (the paper's net power), or None without idle."""
+    if power.get("total_mean_w") is None or power.get("idle_w") is None:
+        return None
+    return power["total_mean_w"] - power["idle_w"]
+
+
+def run_row(setup, model_name, run, accuracy=None):
+    """The tidy row of one run entry: units in the names, ``None`` where not measured.
+
+    ``accuracy`` is the profile's measured top-1 (percent) when it has one.
+    """
     power = run.get("power") or {}
-    memory_bytes, memory_source = _memory(run, setup.is_jetson)
+    memory_bytes, memory_source, memory_kind = _memory(run, setup.is_jetson)
     latency = run.get("latency_ms") or {}
     return {
         "setup": setup.key, "model": model_name, "batch": run["batch"], "status": run["status"],
@@ -85,12 +127,41 @@ def run_row(setup, model_name, run):
         "per_image_ms": run.get("per_image_ms") if run.get("per_image_ms") is not None
         else (latency["median"] / run["batch"] if latency.get("median") is not None else None),
         "throughput_ips": run.get("throughput_ips"),
-        "power_w": power.get("total_mean_w"), "idle_w": power.get("idle_w"),
+        "power_w": power.get("total_mean_w"), "idle_w": power.get("idle_w"), "net_w": net_power(power),
+        "power_scope": power.get("scope") or setup.power_scope,
         "energy_per_image_mj": power.get("energy_per_image_mj"),
+        "net_energy_per_image_mj": power.get("energy_per_image_above_idle_mj"),
         "images_per_j": power.get("images_per_j"),
-        "memory_bytes": memory_bytes, "memory_source": memory_source,
+        "memory_bytes": memory_bytes, "memory_source": memory_source, "memory_kind": memory_kind,
         "fc_share": fc_share_of(run),
+        "top1_measured": accuracy, "int8_calibrated": _calibrated(setup, run),
     }
+
+
+def _calibrated(setup, run):
+    """Whether an int8 run was calibrated on images (None for other precisions).
+
+    TensorRT records ``int8_calibration`` in the run's backend facts ("none: placeholder ..." when
+    not calibrated); a ``calib_dir`` or ``calibration`` in the backend options counts too.
+    """
+    if setup.precision != "int8":
+        return None
+    note = (run.get("backend") or {}).get("int8_calibration")
+    if note:
+        return not str(note).lower().startswith("none")
+    return bool(setup.calibration)
+
+
+def measured_accuracy(data):
+    """A profile's measured top-1 in percent, or None: its ``accuracy.top1``, or ``model.top1`` when
+    ``model.accuracy_source`` says it was measured."""
+    accuracy = data.get("accuracy")
+    if isinstance(accuracy, dict) and accuracy.get("top1") is not None:
+        return accuracy["top1"]
+    model = data["model"]
+    if "measured" in str(model.get("accuracy_source") or "").lower():
+        return model.get("top1")
+    return None
 
 
 def fc_share_of(run):
@@ -104,8 +175,12 @@ def fc_share_of(run):
 def _setup_of(data):
     board, backend, power = data["board"], data["backend"], data["power"]
     reason = None if power["status"] == "ok" else (power.get("reason") or "no power sensor was used")
-    return Setup(board["slug"], board.get("model"), backend["name"], backend["precision"],
-                 backend.get("device"), bool(board.get("is_jetson")), reason)
+    options = backend.get("options") or {}
+    setup = Setup(board["slug"], board.get("model"), backend["name"], backend["precision"],
+                  backend.get("device"), bool(board.get("is_jetson")), reason)
+    setup.power_scope = power.get("scope")
+    setup.calibration = options.get("calib_dir") or options.get("calibration")
+    return setup
 
 
 def _merge_static(models, name, source):
@@ -130,19 +205,24 @@ def load(paths, manifest_path=None):
     if not files:
         raise InputFileError(f"no profile files (*.yaml) under {', '.join(paths)}; run edgeprof sweep "
                              "first or give the profiles/<board> folder")
+    manifest_models = _manifest_models(manifest_path) if manifest_path else []
+    return from_profiles([(path, profile.load(path)) for path in files], manifest_models)
+
+
+def from_profiles(loaded, manifest_models=()):
+    """A :class:`Dataset` of already loaded profiles: ``[(path, data)]``; ``manifest_models`` fill gaps."""
     models, setups, rows = {}, {}, []
-    for path in files:
-        data = profile.load(path)
-        setup = _setup_of(data)
-        setups.setdefault(setup.key, setup)
+    for _, data in loaded:
+        candidate = _setup_of(data)
+        setup = setups.setdefault(candidate.key, candidate)
         name = data["model"]["name"]
         _merge_static(models, name, data["model"])
-        rows.extend(run_row(setup, name, run) for run in data["runs"])
-    if manifest_path:
-        for entry in _manifest_models(manifest_path):
-            if entry["name"] in models:
-                _merge_static(models, entry["name"], entry)
+        accuracy = measured_accuracy(data)
+        rows.extend(run_row(setup, name, run, accuracy) for run in data["runs"])
+    for entry in manifest_models:
+        if entry["name"] in models:
+            _merge_static(models, entry["name"], entry)
     for record in models.values():
         if record.get("family") is None:
             record["family"] = family_of(record["name"])
-    return Dataset(models, [setups[k] for k in sorted(setups)], rows, files)
+    return Dataset(models, [setups[k] for k in sorted(setups)], rows, [path for path, _ in loaded])

@@ -2,8 +2,10 @@
 
 Each figure function takes a :class:`Context` and returns a matplotlib Figure, or raises
 :class:`Absent` with the reason it cannot be drawn from these profiles; the page lists
-absent figures with their reasons. Figures 1, 2 and 8 depend only on the models (static
-counts), figure 10 on several setups, the others are drawn once per setup.
+absent figures with their reasons. Every figure is numbered as in the paper (Figs. 1-10); the
+three beyond it (accuracy vs energy, FC share, across setups) are lettered A-C. Figures 1, 2 and
+10 depend only on the models (static counts), C on several setups, the others are drawn once per
+setup from the points the findings kept, so a figure shows what its verdict was computed on.
 """
 import math
 import os
@@ -11,6 +13,9 @@ import os
 from edgeprof.reading.report import findings
 
 MIB = 1024.0 * 1024.0
+BLOB_MIN = 12.0       # points^2: the smallest blob
+BLOB_PER_MPARAM = 3.0  # blob area per million parameters (Figs. 2, 7, 8)
+BLOB_PER_GOP = 12.0   # blob area per G-Op (Fig. 9)
 FIG_SIZE_IN = (7.5, 4.6)
 PNG_DPI = 110
 # matplotlib's "tab10" then "Dark2" colours: one hue per model family.
@@ -120,7 +125,7 @@ def _legend(ax):
 
 
 def accuracy(ctx):
-    """Fig. 1: top-1 accuracy per model."""
+    """Paper Fig. 1: top-1 accuracy per model."""
     models = [m for m in ctx.dataset.models.values() if m.get("top1") is not None]
     if not models:
         raise Absent("no profile has a top-1 accuracy (give --manifest with published accuracy)")
@@ -130,37 +135,43 @@ def accuracy(ctx):
     ax.bar(names, [m["top1"] for m in models], color=[ctx.color(n) for n in names])
     for i, m in enumerate(models):
         ax.text(i, m["top1"] + 0.5, f"{m['top1']:.1f}", ha="center", fontsize="small")
-    ax.set_ylabel("top-1 accuracy [%]")
+    ax.set_ylabel("top-1 accuracy [%] (published)")
     ax.set_ylim(min(m["top1"] for m in models) - 10, max(m["top1"] for m in models) + 5)
     ax.tick_params(axis="x", rotation=30)
     _family_legend(ax, ctx, names)
     return fig
 
 
+def _blobs(ax, ctx, rows, x, y, area):
+    """One named blob per row (``row['model']``) at (row[x], row[y]) with area ``area(row)``."""
+    label = _labeller(ax)
+    for r in rows:
+        ax.scatter(r[x], r[y], s=BLOB_MIN + area(r), color=ctx.color(r["model"]), alpha=0.6, edgecolors="k")
+        label(r["model"], r[x], r[y])
+    ax.grid(True, alpha=0.3)
+
+
 def accuracy_vs_ops(ctx):
-    """Fig. 2: top-1 against operations, blob area proportional to parameters."""
-    models = [m for m in ctx.dataset.models.values() if m.get("top1") is not None and m.get("paper_ops")]
+    """Paper Fig. 2: top-1 against operations, blob area proportional to parameters."""
+    models = [{"model": m["name"], "gops": m["paper_ops"] / 1e9, "top1": m["top1"],
+               "params_m": (m.get("params") or 0) / 1e6}
+              for m in ctx.dataset.models.values() if m.get("top1") is not None and m.get("paper_ops")]
     if not models:
         raise Absent("no model has both top-1 accuracy and an operations count")
     fig, (ax,) = _figure()
     paper = findings.paper_models().values()
-    ax.scatter([p["gops"] for p in paper], [p["top1"] for p in paper], s=[p["params_m"] * 4 for p in paper],
+    ax.scatter([p["gops"] for p in paper], [p["top1"] for p in paper],
+               s=[BLOB_MIN + BLOB_PER_MPARAM * p["params_m"] for p in paper],
                facecolors="none", edgecolors="0.7", label="paper (Jetson TX1, Fig. 2)")
-    label = _labeller(ax)
-    for m in models:
-        ax.scatter(m["paper_ops"] / 1e9, m["top1"], s=(m.get("params") or 0) / 1e6 * 4 + 10,
-                   color=ctx.color(m["name"]), alpha=0.6, edgecolors="k")
-        label(m["name"], m["paper_ops"] / 1e9, m["top1"])
+    _blobs(ax, ctx, models, "gops", "top1", lambda r: BLOB_PER_MPARAM * r["params_m"])
     ax.set_xlabel("operations per image [G-Ops]")
     ax.set_ylabel("top-1 accuracy [%]")
-    ax.set_title("blob area proportional to parameters", fontsize="small")
-    ax.grid(True, alpha=0.3)
     _legend(ax)
     return fig
 
 
 def time_vs_batch(ctx):
-    """Fig. 3: inference time per image against batch size."""
+    """Paper Fig. 3: inference time per image against batch size (log-log)."""
     fig, ax = _lines_per_model(ctx, "per_image_ms")
     ax.set_yscale("log")
     _plain_ticks(ax.yaxis)
@@ -170,135 +181,125 @@ def time_vs_batch(ctx):
 
 
 def power_vs_batch(ctx):
-    """Fig. 4: mean total power against batch size, idle power marked."""
-    if ctx.found["power"]["status"] != "ok":
-        raise Absent(ctx.found["power"]["reason"])
-    fig, ax = _lines_per_model(ctx, "power_w")
-    idle = ctx.found["power"]["idle_mean_w"]
-    if idle is not None:
-        ax.axhline(idle, color="0.4", linestyle="--", label=f"idle {idle:.2f} W")
-    ax.set_ylabel("mean total power [W]")
+    """Paper Fig. 4: net power (total minus idle) against batch size; total power thin and dotted."""
+    found = ctx.found["power"]
+    if found["status"] != "ok":
+        raise Absent(found["reason"])
+    net = found["net_mean_w"] is not None
+    fig, ax = _lines_per_model(ctx, "net_w" if net else "power_w")
+    if net:
+        for name, (xs, ys) in sorted(ctx.series("power_w").items()):
+            ax.plot(xs, ys, linestyle=":", linewidth=0.8, color=ctx.color(name))
+        ax.set_ylabel("net power [W] (total minus idle; total dotted)")
+    else:
+        ax.set_ylabel("total power [W] (no idle measured: net unknown)")
     ax.set_ylim(bottom=0)
     _legend(ax)
     return fig
 
 
 def memory_vs_batch(ctx):
-    """Fig. 5a: memory footprint against batch size."""
+    """Paper Fig. 5: memory footprint against batch size."""
     fig, ax = _lines_per_model(ctx, "memory_bytes", scale=1.0 / MIB)
-    sources = sorted({r["memory_source"] for r in ctx.dataset.rows_of(ctx.setup) if r["memory_source"]})
-    ax.set_ylabel(f"memory [MiB] ({', '.join(sources)})")
+    kinds = sorted({f"{r['memory_kind']}, {r['memory_source']}" for r in ctx.dataset.rows_of(ctx.setup)
+                    if r["memory_source"]})
+    ax.set_ylabel("memory [MiB]")
+    ax.set_title("; ".join(kinds), fontsize="small")
     _legend(ax)
     return fig
-
-
-def _fit_line(ax, xs, slope, intercept, label):
-    low, high = min(xs), max(xs)
-    ax.plot([low, high], [intercept + slope * low, intercept + slope * high], color="0.3",
-            linestyle="--", label=label)
-
-
-def _r2_text(r2):
-    return "n/a" if r2 is None else f"{r2:.3f}"
 
 
 def memory_vs_params(ctx):
-    """Fig. 5b: memory footprint at batch 1 against parameters, with a linear fit."""
+    """Paper Fig. 6: memory against parameter memory (MB of fp32 parameters), with the paper's line."""
     fit = ctx.found["memory_vs_params"]
     if fit["status"] != "ok":
         raise Absent(fit["reason"])
-    points = findings.samples(ctx.dataset, ctx.setup, 1)
-    points = [p for p in points if p.get("params") and p.get("memory_bytes") is not None]
     fig, (ax,) = _figure()
-    xs = [p["params"] / 1e6 for p in points]
-    label = _labeller(ax)
-    for p, x in zip(points, xs):
-        ax.scatter(x, p["memory_bytes"] / MIB, color=ctx.color(p["name"]), s=40)
-        label(p["name"], x, p["memory_bytes"] / MIB)
-    _fit_line(ax, xs, fit["slope_mib_per_mparam"], fit["intercept_mib"],
-              f"{fit['intercept_mib']:.0f} MiB + {fit['slope_mib_per_mparam']:.2f} MiB/M params, "
-              f"R^2 {_r2_text(fit['r2'])}")
-    ax.set_xlabel("parameters [millions]")
-    ax.set_ylabel(f"memory at batch 1 [MiB] ({', '.join(fit['memory_source'])})")
-    ax.grid(True, alpha=0.3)
+    _blobs(ax, ctx, fit["points"], "params_mb", "memory_mb", lambda r: 28.0)
+    xs = [0.0, max(p["params_mb"] for p in fit["points"])]
+    ax.plot(xs, [fit["floor_mb"] + fit["slope_mb_per_param_mb"] * x for x in xs], color="0.3", linestyle="--",
+            label=f"{fit['floor_mb']:.0f} MB + {fit['slope_mb_per_param_mb']:.2f} x parameters, n = {fit['n']}")
+    ax.plot(xs, [fit["paper_floor_mb"] + fit["paper_slope"] * x for x in xs], color="0.7", linestyle=":",
+            label="paper: 200 MB + 1.30 x parameters")
+    ax.set_xlabel("parameters [MB, fp32]")
+    ax.set_ylabel(f"memory at batch {fit['batch']} [MB]")
+    ax.set_title(fit["memory"], fontsize="x-small")
     _legend(ax)
     return fig
 
 
+def _panels(ctx, finding):
+    """One panel per batch size the finding was tested at: (fig, [(ax, part)])."""
+    found = ctx.found[finding]
+    if found["status"] != "ok":
+        raise Absent(found["reason"])
+    parts = [p for p in found["batches"] if p["status"] == "ok"]
+    fig, axes = _figure(len(parts))
+    for ax, part in zip(axes, parts):
+        ax.set_title(f"batch {part['batch']}: {part['verdict'].split(':')[0]}", fontsize="small")
+    return fig, list(zip(axes, parts))
+
+
 def ops_vs_time(ctx):
-    """Fig. 6: operations against time per image, at the smallest and largest common batch."""
-    fits = [f for f in ctx.found["time_vs_ops"] if f["status"] == "ok"]
-    if not fits:
-        raise Absent(ctx.found["time_vs_ops"][0]["reason"])
-    fig, axes = _figure(len(fits))
-    for ax, fit in zip(axes, fits):
-        points = [p for p in findings.samples(ctx.dataset, ctx.setup, fit["batch"]) if p.get("paper_ops")]
-        xs = [p["paper_ops"] / 1e9 for p in points]
-        label = _labeller(ax)
-        for p, x in zip(points, xs):
-            ax.scatter(x, p["per_image_ms"], color=ctx.color(p["name"]), s=40)
-            label(p["name"], x, p["per_image_ms"])
-        _fit_line(ax, xs, fit["slope_ms_per_gop"], fit["intercept_ms"],
-                  f"{fit['intercept_ms']:.2f} ms + {fit['slope_ms_per_gop']:.3f} ms/G-Op\nR^2 {_r2_text(fit['r2'])}")
-        ax.set_title(f"batch {fit['batch']}", fontsize="medium")
-        ax.set_xlabel("operations per image [G-Ops]")
-        ax.set_ylabel("inference time per image [ms]")
-        ax.grid(True, alpha=0.3)
+    """Paper Fig. 7: operations against time per image, blob area proportional to parameters."""
+    fig, panels = _panels(ctx, "time_vs_ops")
+    for ax, part in panels:
+        _blobs(ax, ctx, part["points"], "per_image_ms", "gops", lambda r: BLOB_PER_MPARAM * r["params_m"])
+        gops = [0.0, max(p["gops"] for p in part["points"])]
+        ax.plot([part["intercept_ms"] + part["slope_ms_per_gop"] * g for g in gops], gops, color="0.3",
+                linestyle="--", label=f"time = {part['intercept_ms']:.2f} ms + {part['slope_ms_per_gop']:.3f} ms/G-Op")
+        ax.set_xlabel("inference time per image [ms]")
+        ax.set_ylabel("operations per image [G-Ops]")
         _legend(ax)
     return fig
 
 
-def _accuracy_against(ctx, finding, field, xlabel):
-    """Top-1 against ``field`` at the batch of ``ctx.found[finding]``: one named dot per model, log x axis.
-
-    Returns (fig, ax, fit, points); ``xlabel`` may name ``{batch}``.
-
-    Raises:
-        Absent: the finding could not be made.
-    """
-    fit = ctx.found[finding]
-    if fit["status"] != "ok":
-        raise Absent(fit["reason"])
-    points = [p for p in findings.samples(ctx.dataset, ctx.setup, fit["batch"])
-              if p.get("top1") is not None and p.get(field) is not None]
-    fig, (ax,) = _figure()
-    label = _labeller(ax)
-    for p in points:
-        ax.scatter(p[field], p["top1"], color=ctx.color(p["name"]), s=40)
-        label(p["name"], p[field], p["top1"])
-    ax.set_xscale("log")
-    _plain_ticks(ax.xaxis)
-    ax.set_xlabel(xlabel.format(batch=fit["batch"]))
-    ax.set_ylabel("top-1 accuracy [%]")
-    ax.grid(True, which="both", alpha=0.3)
-    return fig, ax, fit, points
+def ops_vs_power(ctx):
+    """Paper Fig. 8: operations against (net) power, blob area proportional to parameters."""
+    fig, panels = _panels(ctx, "ops_vs_power")
+    for ax, part in panels:
+        _blobs(ax, ctx, part["points"], "power_w", "gops", lambda r: BLOB_PER_MPARAM * r["params_m"])
+        ax.set_xlabel(ctx.found["ops_vs_power"]["basis"].split(" (")[0] + " [W]")
+        ax.set_ylabel("operations per image [G-Ops]")
+    return fig
 
 
 def accuracy_vs_throughput(ctx):
-    """Fig. 7a: top-1 against images per second, with the fitted hyperbola."""
-    fig, ax, fit, points = _accuracy_against(ctx, "accuracy_vs_throughput", "throughput_ips",
-                                             "throughput at batch {batch} [images/s] (log)")
-    low = min(p["throughput_ips"] for p in points)
-    high = max(p["throughput_ips"] for p in points)
-    xs = [low * (high / low) ** (i / 50.0) for i in range(51)]
-    ax.plot(xs, [fit["a_pct"] + fit["b_pct_ips"] / x for x in xs], color="0.3", linestyle="--",
-            label=f"{fit['a_pct']:.1f} + {fit['b_pct_ips']:.1f} / ips, R^2 {_r2_text(fit['r2'])}")
-    _legend(ax)
+    """Paper Fig. 9: top-1 against images per second, blob area proportional to operations, upper bound shaded."""
+    fig, panels = _panels(ctx, "accuracy_vs_throughput")
+    for ax, part in panels:
+        _blobs(ax, ctx, part["points"], "ips", "top1", lambda r: BLOB_PER_GOP * r["gops"])
+        front = [p for p in part["points"] if p["frontier"]]
+        if len(front) >= 2:
+            xs = [0.0, max(p["ips"] for p in part["points"]) * 1.05]
+            line = part["shapes"]["paper"]
+            # the frontier's line raised until no model lies above it: the paper's linear upper bound
+            lift = max(p["top1"] - line["a_pct"] - line["k_pct_per_ips"] * p["ips"] for p in part["points"])
+            bound = [line["a_pct"] + max(lift, 0.0) + line["k_pct_per_ips"] * x for x in xs]
+            low = min(p["top1"] for p in part["points"]) - 5
+            ax.fill_between(xs, [low, low], bound, color="0.85", alpha=0.5, label="below the linear upper bound")
+            ax.plot(xs, bound, color="0.3", linestyle="--", label="upper bound: line in images/s")
+        ax.set_xlabel("throughput [images/s]")
+        ax.set_ylabel(f"top-1 accuracy [%] ({part['points'][0]['accuracy_source']})")
+        ax.set_ylim(min(p["top1"] for p in part["points"]) - 3, max(p["top1"] for p in part["points"]) + 3)
+        _legend(ax)
     return fig
 
 
 def accuracy_vs_energy(ctx):
-    """Fig. 7b: top-1 against energy per image."""
-    fig, ax, fit, points = _accuracy_against(ctx, "accuracy_vs_energy", "energy_per_image_mj",
-                                             "energy per image at batch {batch} [mJ] (log)")
-    ax.set_title(f"Spearman rho {fit['spearman_rho']:.2f}" if fit["spearman_rho"] is not None else "",
-                 fontsize="small")
-    _family_legend(ax, ctx, [p["name"] for p in points])
+    """Fig. A (not in the paper; its finding 3): top-1 against energy per image."""
+    fig, panels = _panels(ctx, "accuracy_vs_energy")
+    for ax, part in panels:
+        _blobs(ax, ctx, part["points"], "energy_mj", "top1", lambda r: 28.0)
+        ax.set_xscale("log")
+        _plain_ticks(ax.xaxis)
+        ax.set_xlabel(f"{part['energy'].split(' (')[0]} [mJ] (log)")
+        ax.set_ylabel("top-1 accuracy [%]")
     return fig
 
 
 def density(ctx):
-    """Fig. 8: top-1 accuracy per million parameters."""
+    """Paper Fig. 10: top-1 accuracy per million parameters."""
     found = ctx.results["density"]
     if found["status"] != "ok":
         raise Absent(found["reason"])
@@ -317,9 +318,9 @@ def density(ctx):
 
 
 def fc_share(ctx):
-    """Fig. 9: share of time in fully connected layers against batch size."""
-    if ctx.found["fc_share"]["status"] != "ok":
-        raise Absent(ctx.found["fc_share"]["reason"])
+    """Fig. B (the paper's v1 text): share of time in fully connected layers against batch size."""
+    if ctx.found["fc_share"].get("per_layer", {}).get("status") != "ok":
+        raise Absent(ctx.found["fc_share"].get("per_layer", ctx.found["fc_share"]).get("reason"))
     fig, ax = _lines_per_model(ctx, "fc_share", scale=100.0)
     ax.set_ylabel("time in fully connected layers [%]")
     ax.set_ylim(0, 100)
@@ -328,7 +329,7 @@ def fc_share(ctx):
 
 
 def across(ctx):
-    """Fig. 10: speed-up and energy ratio of each setup against the first, per model."""
+    """Fig. C (beyond the paper): speed-up and energy ratio of each setup against the first, per model."""
     found = ctx.results["across"]
     if found["status"] != "ok":
         raise Absent(found["reason"])
@@ -336,7 +337,7 @@ def across(ctx):
     names = sorted({r["model"] for s in found["setups"] for r in s["models"]})
     width = 0.8 / len(found["setups"])
     for ax, field, label in ((axes[0], "speedup", "speed-up per image [x]"),
-                             (axes[1], "energy_ratio", "energy per image ratio [x]")):
+                             (axes[1], "energy_ratio", "energy per image ratio [x] (same power scope only)")):
         for k, setup in enumerate(found["setups"]):
             values = {r["model"]: r[field] for r in setup["models"]}
             ax.bar([i + k * width for i in range(len(names))],
@@ -350,23 +351,32 @@ def across(ctx):
     return fig
 
 
-# id, number, title, function; per_setup says whether it is drawn once per setup.
+# id, number (the paper's figure, or a letter beyond it), title, function; per_setup: drawn once per setup.
 STATIC = (
     ("accuracy", "1", "Top-1 accuracy per model", accuracy),
-    ("accuracy_vs_ops", "2", "Top-1 accuracy vs operations (blob size: parameters)", accuracy_vs_ops),
-    ("density", "8", "Accuracy per parameter (information density)", density),
-    ("across", "10", "Across setups: speed-up and energy ratio per model", across),
+    ("accuracy_vs_ops", "2", "Top-1 accuracy vs operations, blob size proportional to parameters", accuracy_vs_ops),
+    ("density", "10", "Accuracy per parameter (information density)", density),
+    ("across", "C", "Across setups: speed-up and energy ratio per model", across),
 )
 PER_SETUP = (
     ("time_vs_batch", "3", "Inference time per image vs batch size", time_vs_batch),
-    ("power_vs_batch", "4", "Power vs batch size (idle marked)", power_vs_batch),
-    ("memory_vs_batch", "5a", "Memory vs batch size", memory_vs_batch),
-    ("memory_vs_params", "5b", "Memory vs parameters at batch 1, linear fit", memory_vs_params),
-    ("ops_vs_time", "6", "Operations vs inference time per image, linear fit", ops_vs_time),
-    ("accuracy_vs_throughput", "7a", "Top-1 vs throughput, fitted hyperbola", accuracy_vs_throughput),
-    ("accuracy_vs_energy", "7b", "Top-1 vs energy per image", accuracy_vs_energy),
-    ("fc_share", "9", "Share of time in fully connected layers vs batch size", fc_share),
+    ("power_vs_batch", "4", "Net power (total minus idle) vs batch size", power_vs_batch),
+    ("memory_vs_batch", "5", "Memory vs batch size", memory_vs_batch),
+    ("memory_vs_params", "6", "Memory vs parameters, with the paper's 200 MB + 1.30 x line", memory_vs_params),
+    ("ops_vs_time", "7", "Operations vs inference time, blob size proportional to parameters", ops_vs_time),
+    ("ops_vs_power", "8", "Operations vs net power, blob size proportional to parameters", ops_vs_power),
+    ("accuracy_vs_throughput", "9", "Top-1 vs images per second, blob size proportional to operations, "
+     "linear upper bound", accuracy_vs_throughput),
+    ("accuracy_vs_energy", "A", "Top-1 vs energy per image (the paper's finding 3)", accuracy_vs_energy),
+    ("fc_share", "B", "Share of time in fully connected layers vs batch size", fc_share),
 )
+
+
+def caption(number, title):
+    """``Paper Fig. 7. Title`` for the paper's figures, ``Fig. A (not in the paper). Title`` beyond them."""
+    if number.isdigit():
+        return f"Paper Fig. {number}. {title}"
+    return f"Fig. {number} (not in the paper). {title}"
 
 
 def _save(fig, folder, stem):
@@ -396,17 +406,19 @@ def draw_all(dataset, results, folder):
     drawn = []
     static_ctx = Context(dataset, results)
     for fig_id, number, title, func in STATIC:
-        entry = {"id": fig_id, "number": number, "title": title, "setup": None}
+        entry = {"id": fig_id, "number": number, "paper_figure": number if number.isdigit() else None,
+                 "title": title, "caption": caption(number, title), "setup": None}
         drawn.append(_draw(func, static_ctx, folder, fig_id, entry))
     for setup, found in zip(dataset.setups, results["setups"]):
         ctx = Context(dataset, results, setup, found)
         for fig_id, number, title, func in PER_SETUP:
-            entry = {"id": fig_id, "number": number, "title": title, "setup": setup.key}
+            entry = {"id": fig_id, "number": number, "paper_figure": number if number.isdigit() else None,
+                     "title": title, "caption": caption(number, title), "setup": setup.key}
             drawn.append(_draw(func, ctx, folder, f"{fig_id}__{setup.key}", entry))
     drawn.sort(key=lambda e: (_number_key(e["number"]), e["setup"] or ""))
     return drawn
 
 
 def _number_key(number):
-    digits = "".join(c for c in number if c.isdigit())
-    return (int(digits), number)
+    """The paper's figures in order, then the lettered ones."""
+    return (0, int(number), "") if number.isdigit() else (1, 0, number)
