@@ -114,8 +114,10 @@ class ITensor(object):
         self.shape = tuple(shape)
         self.dtype = dtype
 
-    def set_dynamic_range(self, low, high):
-        record("ITensor.set_dynamic_range(%s,%g,%g)" % (self.name, low, high))
+    # Named as bound: ITensor.set_dynamic_range(self, min: float, max: float) (tests/data/trt_signatures/7.1.txt:137,
+    # 8.2.txt:150, 10.13.0.35.txt:1191).
+    def set_dynamic_range(self, min, max):
+        record("ITensor.set_dynamic_range(%s,%g,%g)" % (self.name, min, max))
         return True
 
 
@@ -213,10 +215,12 @@ class OnnxParserBase(Native):
 class ParseFromFileMixin(object):
     """``OnnxParser.parse_from_file`` (8.0+ Python bindings)."""
 
-    def parse_from_file(self, path):
-        record("OnnxParser.parse_from_file(%s)" % path)
-        sidecar = path + ".standin.json"
-        with open(sidecar if os.path.exists(sidecar) else path) as f:
+    # Named as bound: OnnxParser.parse_from_file(self, model: str), the model's path (tests/data/trt_signatures/
+    # 8.2.txt:166, 10.13.0.35.txt:1312).
+    def parse_from_file(self, model):
+        record("OnnxParser.parse_from_file(%s)" % model)
+        sidecar = model + ".standin.json"
+        with open(sidecar if os.path.exists(sidecar) else model) as f:
             return self._parsed(json.load(f))
 
 
@@ -231,11 +235,13 @@ class IOptimizationProfile(Native):
         self._builder = builder
         self.shapes = {}
 
-    def set_shape(self, name, min, opt, max):
-        record("IOptimizationProfile.set_shape(%s,%s,%s,%s)" % (name, tuple(min), tuple(opt), tuple(max)))
-        self.shapes[name] = (tuple(min), tuple(opt), tuple(max))
+    # Named as bound: IOptimizationProfile.set_shape(self, input: str, min: Dims, opt: Dims, max: Dims)
+    # (tests/data/trt_signatures/7.1.txt:125, 8.2.txt:137, 10.13.0.35.txt:819).
+    def set_shape(self, input, min, opt, max):
+        record("IOptimizationProfile.set_shape(%s,%s,%s,%s)" % (input, tuple(min), tuple(opt), tuple(max)))
+        self.shapes[input] = (tuple(min), tuple(opt), tuple(max))
 
-    def problem(self):
+    def _problem(self):
         """Why ``IOptimizationProfile::isValid()`` would say no (its NvInferRuntime.h description: min, opt and
         max all set, of one rank, min <= opt <= max), or the ``profile_invalid`` fault's reason."""
         if not self.shapes:
@@ -286,7 +292,7 @@ class IBuilderConfigBase(Logs, Native):
         """The profile's index, or -1 (with an ERROR logged) for an invalid one: ``addOptimizationProfile``
         returns -1 then (NvInfer.h; review finding 13). The ERROR's wording is the stand-in's."""
         record("IBuilderConfig.add_optimization_profile")
-        problem = profile.problem()
+        problem = profile._problem()
         if problem:
             self._log(Severity.ERROR, "4: [optimizationProfile.cpp::isValid] Error Code 4: API Usage Error "
                                       "(Optimization profile is invalid: %s)" % problem)
@@ -302,10 +308,13 @@ class IBuilderConfigBase(Logs, Native):
 class TimingCacheMixin(object):
     """``IBuilderConfig.create_timing_cache``/``set_timing_cache``/``get_timing_cache`` (8.0+)."""
 
-    def create_timing_cache(self, data):
+    def create_timing_cache(self, serialized_timing_cache):
         """A cache, or None after logging ERRORs for a damaged blob: ``createTimingCache`` is noexcept and
-        returns a pointer (TRT 8.2 ``NvInfer.h:8383-8396``), None in Python (10.13 ``pyCore.cpp:250-255``)."""
-        data = bytes(data)
+        returns a pointer (TRT 8.2 ``NvInfer.h:8383-8396``), None in Python (10.13 ``pyCore.cpp:250-255``).
+
+        Named as bound: ``create_timing_cache(self, serialized_timing_cache: buffer)`` (tests/data/trt_signatures/
+        8.2.txt:35, 10.13.0.35.txt:149)."""
+        data = bytes(serialized_timing_cache)
         record("IBuilderConfig.create_timing_cache(%d bytes)" % len(data))
         if data and not data.startswith(TIMING_MAGIC):
             for message in TIMING_CACHE_ERRORS:

@@ -15,10 +15,14 @@
   ``:495-507``; 10.13 ``:945-963``; ``pyInt8.cpp`` 8.4/8.5 ``:52-56``). A signal that arrived while C++
   ran (GIL released in ``build_serialized_network``: 8.2 ``pyCore.cpp:838-839``) has its Python handler
   run at the next Python bytecode, which is in the next callback: :func:`call_back` runs it there.
+- **Overloads**: a method pybind11 binds more than once takes a call that fits any one of them, tried in order
+  (:func:`overloaded`; e.g. 10.x ``ICudaEngine.create_execution_context``).
 - **pybind11 base classes (S12)**: a Python subclass of a bound class that overrides ``__init__`` without
   calling the base ``__init__`` gets ``TypeError: ... __init__() must be called when overriding __init__``
   (pybind11 ``include/pybind11/detail/class.h``, ``pybind11_meta_call``; the review gives no line).
 """
+import functools
+import inspect
 import signal
 import sys
 import threading
@@ -189,3 +193,30 @@ class BoundBase(object, metaclass=PybindMeta):
 
     def _bound_init(self, base):
         self.__dict__["_init_" + base.__name__] = True
+
+
+def overloaded(*signatures):
+    """A method bound with several pybind11 overloads, one per function of ``signatures`` (each ``(self, ...)``,
+    only its parameters matter). A call takes the first overload its arguments bind to, as pybind11 tries them
+    in order; the decorated body gets ``(self, index of that overload, {argument name: value})``. None fits:
+    TypeError "incompatible function arguments", as pybind11 says. ``method.overloads`` keeps ``signatures``
+    (test_tensorrt_standin_signatures.py checks each against the real ones)."""
+
+    def decorate(body):
+        @functools.wraps(body)
+        def method(self, *args, **kwargs):
+            for index, signature in enumerate(signatures):
+                try:
+                    bound = inspect.signature(signature).bind(self, *args, **kwargs)
+                except TypeError:
+                    continue
+                bound.apply_defaults()
+                arguments = dict(bound.arguments)
+                del arguments["self"]
+                return body(self, index, arguments)
+            raise TypeError("%s(): incompatible function arguments" % body.__name__)
+
+        method.overloads = signatures
+        return method
+
+    return decorate

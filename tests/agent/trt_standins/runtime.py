@@ -21,7 +21,11 @@ class EngineInspector(Native):
         Native.__init__(self)
         self._engine = engine
 
-    def get_engine_information(self, fmt):
+    # Named as bound: get_engine_information(self, format: LayerInformationFormat) (tests/data/trt_signatures/
+    # 8.2.txt:29, 10.13.0.35.txt:84).
+    def get_engine_information(self, format):
+        if format != "JSON":  # ONELINE (the other LayerInformationFormat): text, not JSON; this text is the stand-in's
+            return "\n".join(layer["Name"] for layer in self._engine.layers)
         return engine_info.inspector_json(self._engine.spec, self._engine.inspector_metadata)
 
 
@@ -115,10 +119,12 @@ class Runtime(LoggerUser):
         LoggerUser.__init__(self, logger)
         record("Runtime made; alive: %s" % alive_on("builder"))
 
-    def deserialize_cuda_engine(self, data):
-        source = "a view of IHostMemory" if isinstance(data, memoryview) and isinstance(data.obj, IHostMemory) \
-            else type(data).__name__
-        data = bytes(data)
+    # Named as bound: deserialize_cuda_engine(self, serialized_engine: buffer) (tests/data/trt_signatures/7.1.txt:162,
+    # 8.2.txt:182, 10.13.0.35.txt:1466; 10.13's other overloads take an IStreamReader, which the stand-in lacks).
+    def deserialize_cuda_engine(self, serialized_engine):
+        source = ("a view of IHostMemory" if isinstance(serialized_engine, memoryview)
+                  and isinstance(serialized_engine.obj, IHostMemory) else type(serialized_engine).__name__)
+        data = bytes(serialized_engine)
         record("Runtime.deserialize_cuda_engine")
         record("plan given as %s" % source)
         signal_arrives("signal_during_deserialize")

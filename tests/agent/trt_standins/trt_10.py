@@ -4,7 +4,8 @@ Mirrors the bindings of tensorrt-cu11-bindings 10.13.0.35 (see tests/data/trt_na
 named IO tensors (``ICudaEngine.num_io_tensors``, ``get_tensor_name``, ``get_tensor_mode``,
 ``get_tensor_shape``, ``get_tensor_dtype``), ``IExecutionContext.set_input_shape``,
 ``get_tensor_shape``, ``set_tensor_address``, ``execute_async_v3``,
-``IBuilderConfig.set_memory_pool_limit`` with ``MemoryPoolType.WORKSPACE``, ``device_memory_size_v2``.
+``IBuilderConfig.set_memory_pool_limit`` with ``MemoryPoolType.WORKSPACE``, ``device_memory_size_v2``,
+both overloads of ``ICudaEngine.create_execution_context`` (``strategy``, ``runtime_config``; STATIC only).
 Gone, as in the real 10.x: binding indices, ``execute_async_v2``, ``set_binding_shape``,
 ``max_workspace_size``, ``build_engine``. (The real 10.0 and 10.13 still bind ``execute_v2``:
 pyCore.cpp 10.0:1027, 10.13:1314; this stand-in leaves it out, which only asks more of the code.)
@@ -107,9 +108,33 @@ class IExecutionContext(runtime.IExecutionContextBase):
         return True
 
 
+_STRATEGIES = ("STATIC", "ON_PROFILE_CHANGE", "USER_MANAGED")
+ExecutionContextAllocationStrategy = dtypes.enum_class(
+    "ExecutionContextAllocationStrategy",
+    dict((n, dtypes.Member("ExecutionContextAllocationStrategy", n)) for n in _STRATEGIES), _STRATEGIES)
+
+
+# The two overloads of ICudaEngine.create_execution_context (tests/data/trt_signatures/10.13.0.35.txt:235, :237).
+def _with_strategy(self, strategy=ExecutionContextAllocationStrategy.STATIC):
+    pass
+
+
+def _with_runtime_config(self, runtime_config=None):
+    pass
+
+
 class ICudaEngine(runtime.InspectorMixin, runtime.ICudaEngineBase):
     context_class = IExecutionContext
     inspector_metadata = True
+
+    @native.overloaded(_with_strategy, _with_runtime_config)
+    def create_execution_context(self, overload, arguments):
+        """As 10.13 binds it: ``(strategy=STATIC)`` or ``(runtime_config=None)``. The stand-in makes contexts that
+        own their device memory only (STATIC, no runtime config: what edgeprof uses), and refuses the rest."""
+        if arguments.get("strategy", ExecutionContextAllocationStrategy.STATIC) \
+                is not ExecutionContextAllocationStrategy.STATIC or arguments.get("runtime_config") is not None:
+            raise NotImplementedError("the stand-in makes STATIC contexts without a runtime config only")
+        return runtime.ICudaEngineBase.create_execution_context(self)
 
     @property
     def num_io_tensors(self):

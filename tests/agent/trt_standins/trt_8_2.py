@@ -73,23 +73,29 @@ class IExecutionContext(runtime.IExecutionContextBase):
     def _name(self, index):
         return self.engine._io[index][0]
 
-    def set_binding_shape(self, index, shape):
-        core.record("IExecutionContext.set_binding_shape(%d,%s)" % (index, tuple(shape)))
+    # Named as bound: set_binding_shape(self, binding: int, shape: Dims) and get_binding_shape(self, binding: int)
+    # (tests/data/trt_signatures/7.1.txt:73 and :69, 8.2.txt:84 and :79; the engine's get_binding_shape says index).
+    def set_binding_shape(self, binding, shape):
+        core.record("IExecutionContext.set_binding_shape(%d,%s)" % (binding, tuple(shape)))
         if not self._has_profile():
             return False
-        self.shapes[self._name(index)] = tuple(shape)
+        self.shapes[self._name(binding)] = tuple(shape)
         return True
 
-    def get_binding_shape(self, index):
-        return self._resolved(self._name(index))
+    def get_binding_shape(self, binding):
+        return self._resolved(self._name(binding))
 
     def _check_bindings(self, bindings):
         assert len(bindings) == self.engine.num_bindings, "one address per binding"
         assert all(isinstance(b, int) and b for b in bindings), "bindings are device addresses"
         self._check_inputs()
 
-    def execute_async_v2(self, bindings, stream_handle):
+    # As bound: execute_async_v2(self, bindings: List[int], stream_handle: int, input_consumed: capsule = None)
+    # (tests/data/trt_signatures/7.1.txt:67, 8.2.txt:77). The stand-in cannot signal that event: it refuses one.
+    def execute_async_v2(self, bindings, stream_handle, input_consumed=None):
         core.record("IExecutionContext.execute_async_v2")
+        if input_consumed is not None:
+            raise NotImplementedError("the stand-in does not signal an input_consumed event")
         if not self._has_profile():
             return False
         self._check_bindings(bindings)

@@ -79,6 +79,7 @@ class TensorRTSession(Session):
         self._grow_ring(1)  # the warm-up reuses one slot; start_device_window sizes the ring
         self._window = None
         self._enqueue_s = []
+        self._device_free_before = free_before
         self._device_free_delta = free_before - cuda.free_device_bytes()
 
     def _release(self):
@@ -239,7 +240,8 @@ class TensorRTSession(Session):
                 "device_free_delta_bytes": self._device_free_delta}
 
     def describe(self):
-        facts = dict(self._facts, runtime_bytes_basis=RUNTIME_BYTES_BASIS, device_timing=DEVICE_TIMING)
+        facts = dict(self._facts, runtime_bytes_basis=RUNTIME_BYTES_BASIS, device_timing=DEVICE_TIMING,
+                     device_free_before_bytes=self._device_free_before)
         if self._layers:
             facts.update(self._layer_report())
         return facts
