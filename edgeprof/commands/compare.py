@@ -1,7 +1,7 @@
 """``edgeprof compare``: a table of one metric across boards, backends and precisions."""
 import sys
 
-from edgeprof.reading import compare
+from edgeprof.reading import compare, gate
 from edgeprof.commands import positive_float, positive_int, print_json
 
 HELP = "compare profiles across boards/backends/precisions (latency, throughput, energy, memory)"
@@ -14,7 +14,11 @@ def configure(parser):
     parser.add_argument("--batch", type=positive_int, default=1, help="batch size to compare (default 1)")
     parser.add_argument("--baseline", help="column the ratios refer to (a unique part of its label; default: first)")
     parser.add_argument("--fail-if-slower", type=positive_float, metavar="PCT",
-                        help="exit 1 when any model is worse than the baseline by more than PCT percent")
+                        help="exit 1 when a model is worse than the baseline by more than PCT percent beyond the noise: "
+                             "the Holm-corrected 95%% bootstrap interval of the ratio (of medians; of mean latencies "
+                             "for throughput), from the raw latencies, lies entirely above 1 + PCT/100; exit 2 when a "
+                             "pair cannot be tested (no raw latencies) or its settings differ in more than one "
+                             "dimension")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--csv", action="store_true", help="print CSV")
     fmt.add_argument("--json", action="store_true", help="print JSON")
@@ -23,11 +27,13 @@ def configure(parser):
 
 def run(args):
     table = compare.build(compare.load_profiles(args.paths), args.metric, args.batch, args.baseline)
+    verdict = gate.run(table, args.fail_if_slower) if args.fail_if_slower is not None else None
     if args.json:
         data = table.as_dict()
-        if args.fail_if_slower is not None:
-            data["regressions"] = [{"model": m, "column": c, "worse_pct": round(p, 2)}
-                                   for m, c, p in table.regressions(args.fail_if_slower)]
+        if verdict is not None:
+            data["gate"] = verdict.as_dict()
+            data["regressions"] = [{"model": p.model, "column": p.column, "worse_pct": round((p.ratio - 1) * 100, 2)}
+                                   for p in verdict.of(gate.REGRESSION)]
         print_json(data)
     elif args.csv:
         print(compare.render_csv(table))
@@ -35,10 +41,11 @@ def run(args):
         print(compare.render_markdown(table))
     else:
         print(compare.render_text(table))
-    if args.fail_if_slower is None:
+        if verdict is not None and verdict.pairs:
+            print("")
+            print(gate.render_text(verdict))
+    if verdict is None:
         return 0
-    regressions = table.regressions(args.fail_if_slower)
-    for model, column, pct in regressions:
-        sys.stderr.write("regression: %s on %s is %.1f%% worse than %s (limit %g%%)\n"
-                         % (model, column, pct, table.columns[table.baseline], args.fail_if_slower))
-    return 1 if regressions else 0
+    for line in gate.messages(verdict):
+        sys.stderr.write(line + "\n")
+    return verdict.exit_status()

@@ -2,7 +2,7 @@
 import logging
 
 from edgeprof.agent import backends, board, sensors
-from edgeprof.commands import name_list, positive_float, positive_int, positive_int_list
+from edgeprof.commands import name_list, non_negative_int, positive_float, positive_int, positive_int_list
 from edgeprof.agent.measure import Protocol
 from edgeprof.agent.selection import resolve
 from edgeprof.agent.sweep import Sweep, SweepConfig
@@ -30,6 +30,11 @@ def configure(parser):
     proto.add_argument("--min-runs", type=positive_int, default=10, help="timed runs, at least (10)")
     proto.add_argument("--warmup-seconds", type=positive_float, default=0.2, help="warm-up, at least (0.2)")
     proto.add_argument("--warmup-runs", type=positive_int, default=10, help="warm-up runs, at least (10)")
+    proto.add_argument("--trials", type=positive_int, default=1,
+                       help="measure each (model, batch) this many times, trial k of every point in round k, each "
+                            "round in a random order; the spread between trials is recorded (default 1)")
+    proto.add_argument("--seed", type=non_negative_int,
+                       help="seed of the random order (default: a fresh one, recorded in each run's order)")
     power = parser.add_argument_group("power")
     power.add_argument("--power", default="auto", choices=("auto", "none") + sensors.AUTO_ORDER,
                        help="power sensor: auto (the first that works: the Jetson's rails first, then NVML "
@@ -56,7 +61,7 @@ def build_config(args):
     return SweepConfig(models=models, batches=args.batch, backend=backend, backend_note=note,
                        precision=args.precision, out_dir=args.out, protocol=protocol, monitor=monitor,
                        idle_seconds=args.idle_seconds, board_name=args.board_name, options=options,
-                       runtime_options=runtime_options, redo=args.redo)
+                       runtime_options=runtime_options, redo=args.redo, trials=args.trials, seed=args.seed)
 
 
 def run(args):

@@ -38,6 +38,27 @@ def write_atomic(path, data):
     _fsync_folder(folder)
 
 
+def remove_leftovers(folder):
+    """Delete the temp files a writer killed inside :func:`write_atomic` left in ``folder``.
+
+    Call it only while holding the folder's lock (no other writer can be half-way). Returns the
+    names removed.
+    """
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3:
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
+
+
 def _file_mode(path):
     """The mode ``open(path, "w")`` leaves: the file's own where it exists, else 0666 less the umask."""
     try:

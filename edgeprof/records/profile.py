@@ -7,6 +7,8 @@ fsyncs it and renames it over the old one, so a killed process leaves the old or
 file, never half of one.
 """
 import datetime
+import hashlib
+import json
 import os
 
 import yaml
@@ -15,6 +17,7 @@ from edgeprof.errors import InputFileError, ProfileError
 from edgeprof.records.files import write_atomic
 from edgeprof.records.schema import NUMBER as _NUMBER
 from edgeprof.records.runs import RUN_FIELDS as _RUN_FIELDS
+from edgeprof.records.runs import TRIAL_FIELDS as _TRIAL_FIELDS
 from edgeprof.records.schema import check_fields, check_version
 
 SCHEMA = "edgeprof/profile/v1"
@@ -49,6 +52,11 @@ PROTOCOL_FIELDS = {"warmup_seconds": (_NUMBER, True), "warmup_runs": (int, True)
                    "min_seconds": (_NUMBER, True), "min_runs": (int, True)}
 POWER_FIELDS = {"status": (str, True)}
 RUN_FIELDS = dict(_RUN_FIELDS)  # the table and the field order live in edgeprof.records.runs
+TRIAL_FIELDS = dict(_TRIAL_FIELDS)
+RAW_LATENCIES_FIELDS = {"file": (str, True), "sha256": (str, True), "kinds": (list, True), "trials": (int, True)}
+# What a run's ``settings`` snapshot holds (its sha256 is the run's settings_id): see settings_of().
+SETTINGS_KEYS = ("model_sha256", "backend", "backend_version", "precision", "device", "options", "protocol",
+                 "power_mode")
 
 
 def now_iso():
@@ -72,9 +80,21 @@ def _check_run(run, index, source):
         if run.get(field) is None:
             raise ProfileError("%s: field '%s.%s' is missing (required when status is ok)"
                                % (source, where, field))
+    _check_stats(run["latency_ms"], where + ".latency_ms", source)
+    if run.get("raw_latencies") is not None:
+        check_fields(run["raw_latencies"], RAW_LATENCIES_FIELDS, where + ".raw_latencies", source, ProfileError)
+    for number, trial in enumerate(run.get("trials") or []):
+        at = "%s.trials[%d]" % (where, number)
+        if not isinstance(trial, dict):
+            raise ProfileError("%s: field %r must be a mapping, got %s" % (source, at, type(trial).__name__))
+        check_fields(trial, TRIAL_FIELDS, at, source, ProfileError)
+        _check_stats(trial["latency_ms"], at + ".latency_ms", source)
+
+
+def _check_stats(stats_map, where, source):
     stats = dict((name, (_NUMBER, name not in NULLABLE_STATS)) for name in LATENCY_STATS)
     stats.update(EXTRA_STATS)
-    check_fields(run["latency_ms"], stats, where + ".latency_ms", source, ProfileError)
+    check_fields(stats_map, stats, where, source, ProfileError)
 
 
 def validate(data, source="<profile>"):
@@ -113,8 +133,16 @@ def load(path):
     return validate(read_yaml(path), source=path)
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """``yaml.safe_dump`` without anchors and aliases: a mapping shared by two runs is written twice."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
 def dump_yaml(data):
-    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False, width=100)
+    return yaml.dump(data, Dumper=_PlainDumper, default_flow_style=False, sort_keys=False, width=100,
+                     allow_unicode=False)
 
 
 def save(path, data):
@@ -130,6 +158,38 @@ def find_run(data, batch, settings_id):
         if run.get("batch") == batch and run.get("settings_id") == settings_id:
             return run
     return None
+
+
+def trial_entries(run):
+    """The trials of a run entry: its ``trials`` list (``--trials`` > 1), else the run itself as one."""
+    return list(run.get("trials") or []) or [run]
+
+
+def settings_digest(settings):
+    """A run's ``settings_id``: the first 12 hex digits of the sha256 of its ``settings`` as sorted JSON."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def settings_of(data, run):
+    """What ``run`` was measured with, as a mapping of :data:`SETTINGS_KEYS`.
+
+    The run's own ``settings`` snapshot where it has one; for runs of older profiles, what the
+    header says (which describes the last sweep into the file, so it may be wrong for older runs).
+    """
+    if run.get("settings"):
+        return dict((key, run["settings"].get(key)) for key in SETTINGS_KEYS)
+    backend = data.get("backend") or {}
+    board = data.get("board") or {}
+    protocol = dict((k, v) for k, v in (data.get("protocol") or {}).items() if k != "idle_seconds")
+    nvpmodel = board.get("nvpmodel")
+    power_mode = {"nvpmodel": dict((k, v) for k, v in nvpmodel.items() if k != "source") if nvpmodel else None,
+                  "jetson_clocks": board.get("jetson_clocks"), "cpu_governor": board.get("governor"),
+                  "gpu_governor": None}
+    return {"model_sha256": (data.get("model") or {}).get("sha256"), "backend": backend.get("name"),
+            "backend_version": backend.get("version"), "precision": backend.get("precision"),
+            "device": backend.get("device"), "options": backend.get("options") or {}, "protocol": protocol,
+            "power_mode": power_mode}
 
 
 def put_run(data, run):

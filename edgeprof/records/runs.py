@@ -21,8 +21,26 @@ RUN_FIELDS = (
     # Latency, Enqueue Time, and Latency (= H2D + compute + D2H), each as latency statistics
     ("device_time_ms", (dict, False)), ("h2d_ms", (dict, False)), ("d2h_ms", (dict, False)),
     ("enqueue_ms", (dict, False)), ("device_latency_ms", (dict, False)),
+    # with --trials N > 1: each trial's own entry (TRIAL_FIELDS) and the spread of their medians; the fields
+    # above then pool the trials (their times as one sample, their windows as one window)
+    ("trials", (list, False)), ("between_trials", (dict, False)),
+    # where the raw per-inference times are: the sidecar <profile>.latencies.npz and their checksum
+    ("raw_latencies", (dict, False)),
     # beside it: power (a PowerWindow), memory, the session's settings, what the board did meanwhile
     ("power", (dict, False)), ("memory", (dict, False)), ("backend", (dict, False)), ("board_state", (dict, False)),
+    # what settings_id hashes, as they were for this run (the header describes the last sweep only), and
+    # where the run stood in the sweep's randomised order
+    ("settings", (dict, False)), ("order", (dict, False)),
+)
+# One element of a run's ``trials`` list: the measured fields of one trial and what surrounded it.
+TRIAL_FIELDS = (
+    ("trial", (int, True)), ("started", (str, False)), ("order", (dict, False)),
+    ("runs", (int, True)), ("window_s", (NUMBER, False)), ("warmup_runs", (int, False)),
+    ("latency_ms", (dict, True)), ("per_image_ms", (NUMBER, False)), ("throughput_ips", (NUMBER, False)),
+    ("warnings", (list, False)),
+    ("device_time_ms", (dict, False)), ("h2d_ms", (dict, False)), ("d2h_ms", (dict, False)),
+    ("enqueue_ms", (dict, False)), ("device_latency_ms", (dict, False)),
+    ("power", (dict, False)), ("memory", (dict, False)), ("board_state", (dict, False)),
 )
 
 POWER_WINDOW_FIELDS = ("rails", "total_mean_w", "total_peak_w", "idle_w", "energy_j", "energy_per_image_mj",
@@ -94,6 +112,11 @@ class RunEntry(Record):
         """A batch not run because a smaller one (``oom_batch``) already ran out of memory."""
         return cls(batch=batch, status="oom", settings_id=settings_id, started=started, inferred=True,
                    message="not run: batch %d already ran out of memory" % oom_batch)
+
+
+class TrialEntry(Record):
+    """One element of a run's ``trials``: one of its ``--trials`` measurements."""
+    __slots__ = tuple(name for name, _ in TRIAL_FIELDS)
 
 
 class PowerWindow(Record):

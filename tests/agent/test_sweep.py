@@ -7,11 +7,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import yaml
 
 from conftest import REPO, TINY_ONNX
-from edgeprof.records import profile
+from edgeprof.records import latencies, profile
 from edgeprof.agent.backends.base import Session
 from edgeprof.agent.backends.onnxruntime import OnnxRuntimeBackend
 from edgeprof.agent.measure import Protocol
@@ -30,6 +31,10 @@ def sha256(path):
 @pytest.fixture
 def models_dir(tmp_path):
     """A models folder as `edgeprof export` leaves it: two copies of the tiny model and a manifest."""
+    return make_models_dir(tmp_path)
+
+
+def make_models_dir(tmp_path):
     folder = tmp_path / "models"
     folder.mkdir()
     entries = []
@@ -89,6 +94,21 @@ def test_a_rerun_skips_what_is_recorded(cli, models_dir, tmp_path, empty_root):
         assert again[name]["runs"][:2] == data["runs"]
 
 
+def test_redo_measures_again_and_the_sidecar_keeps_only_the_new_times(cli, models_dir, tmp_path, empty_root):
+    sweep_cli(cli, models_dir, tmp_path / "out", "--batch", "1,2", "--only", "tiny_a")
+    path = os.path.join(str(tmp_path / "out"), "testboard", "tiny_a__onnxruntime__fp32.yaml")
+    first = profile.load(path)["runs"]
+    result = sweep_cli(cli, models_dir, tmp_path / "out", "--batch", "1,2", "--only", "tiny_a", "--redo")
+    assert "2 runs measured, 0 already recorded" in result.stderr
+    again = profile.load(path)["runs"]
+    assert [r["raw_latencies"]["sha256"] for r in again] != [r["raw_latencies"]["sha256"] for r in first]
+    for run in again:
+        assert len(latencies.read_run(path, run)[0]["latency_ms"]) == run["runs"]
+    with pytest.raises(latencies.MissingLatencies, match="stale"):  # the old runs' arrays were dropped
+        latencies.read_run(path, first[0])
+    assert len(latencies.read_file(latencies.sidecar_path(path))) == 2  # one array per run: nothing stale left
+
+
 def test_changed_settings_measure_again(cli, models_dir, tmp_path, empty_root):
     sweep_cli(cli, models_dir, tmp_path / "out", "--batch", "1", "--only", "tiny_a")
     result = sweep_cli(cli, models_dir, tmp_path / "out", "--batch", "1", "--only", "tiny_a", "--threads", "1")
@@ -115,6 +135,7 @@ def test_a_sweep_killed_with_sigkill_resumes_without_repeating_or_losing_runs(mo
     proc.communicate()
     before = profile.load(target)["runs"]
     assert 2 <= len(before) < len(batches), "the kill came too late to test a resume"
+    recorded = sum(len(data["runs"]) for data in load_profiles(out).values())
     assert os.path.exists(os.path.join(str(out), "testboard", ".edgeprof.lock"))  # left behind by the kill
 
     resumed = subprocess.run(cmd + ["--resume"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -125,10 +146,18 @@ def test_a_sweep_killed_with_sigkill_resumes_without_repeating_or_losing_runs(mo
     for data in profiles.values():
         assert [r["batch"] for r in data["runs"]] == batches
         assert all(r["status"] == "ok" for r in data["runs"])
-    after = profiles["tiny_a__onnxruntime__fp32.yaml"]["runs"]
-    assert after[:len(before)] == before  # the runs done before the kill were not done again
-    assert "%d already recorded" % len(before) in resumed.stderr
-    assert sorted(os.listdir(os.path.join(str(out), "testboard"))) == sorted(profiles)  # lock released, no temp files
+    after = dict((r["batch"], r) for r in profiles["tiny_a__onnxruntime__fp32.yaml"]["runs"])
+    for run in before:  # the runs done before the kill (in the sweep's random order) were not done again
+        assert after[run["batch"]] == run
+    assert "%d already recorded" % recorded in resumed.stderr
+    folder = os.path.join(str(out), "testboard")
+    for name, data in profiles.items():  # every run's raw times survived the kill and the resume
+        for run in data["runs"]:
+            (trial,) = latencies.read_run(os.path.join(folder, name), run)
+            assert len(trial["latency_ms"]) == run["runs"]
+            assert round(float(np.median(trial["latency_ms"])), 6) == run["latency_ms"]["median"]
+    sidecars = [latencies.sidecar_path(name) for name in profiles]
+    assert sorted(os.listdir(folder)) == sorted(list(profiles) + sidecars)  # lock released, no temp files
 
 
 class FailingSession(Session):

@@ -25,6 +25,7 @@ from edgeprof.errors import BackendError, EdgeprofError, EngineLoadError, OutOfM
 
 LAYER_PROFILE_RUNS = 20
 RING_MAX_RUNS = 65536  # event quadruples kept at most (4 CUDA events each) for one window
+RING_MIN_RUNS = 256    # at least this many: a warm-up of one slow first run would otherwise size it too small
 DEVICE_TIMING = ("4 CUDA events per run on its stream (H2D start, compute start, compute end, D2H end) read "
                  "after the window; enqueue = host time of the execute_async call")
 RUNTIME_BYTES_BASIS = ("runtime_bytes = engine_device_bytes (activations) + engine_file_bytes (the plan, about the "
@@ -195,7 +196,7 @@ class TensorRTSession(Session):
     def start_device_window(self, expected_runs):
         """Allocate events for about ``expected_runs`` runs (at most RING_MAX_RUNS), before the window."""
         with self._cuda.active():
-            self._grow_ring(min(max(int(expected_runs), 1), RING_MAX_RUNS))
+            self._grow_ring(min(max(int(expected_runs), RING_MIN_RUNS), RING_MAX_RUNS))
         self._window = {"runs": 0, "read_early": 0, "h2d_ms": [], "compute_ms": [], "d2h_ms": []}
         self._enqueue_s = []
 
