@@ -4,10 +4,9 @@ On a Jetson, the identity comes from the device-tree model and ``/etc/nv_tegra_r
 (``# R32 (release), REVISION: 7.1, ...``); the L4T -> JetPack mapping is kept as data below,
 as jetson-stats does. The power mode comes from ``/var/lib/nvpmodel/status`` (``pmode:0000``)
 and ``/etc/nvpmodel.conf`` (``< POWER_MODEL ID=0 NAME=MAXN >``), with ``nvpmodel -q`` as a
-fallback only on the real machine (``EDGEPROF_ROOT`` unset). Clocks come from cpufreq, the
-GPU's devfreq node and (as root) the EMC clock in debugfs; temperatures and passive trip
-points from the thermal zones. Every read tolerates a missing file: what cannot be read is
-left out.
+fallback only on the real machine (``EDGEPROF_ROOT`` unset). Clocks, temperatures, the fan and
+the over-current counters come from :mod:`edgeprof.agent.machine`. Every read tolerates a
+missing file: what cannot be read is left out.
 """
 import os
 import platform
@@ -15,22 +14,35 @@ import re
 import socket
 import subprocess
 
-from edgeprof.agent import nvml_library, sysroot
+from edgeprof.agent import machine, nvml_library, sysroot
+from edgeprof.agent.machine import (  # noqa: F401  (the board's facts, under the names callers use)
+    CPU_FREQ_GLOB, cpu_clocks, cpu_governor, emc_mhz, gpu_clocks, gpu_devfreq, jetson_clocks_on, thermal_zones)
 from edgeprof.util import slug
 
-# L4T release -> JetPack release (NVIDIA's release notes; same table as jetson-stats keeps).
+# L4T release -> JetPack release: NVIDIA's release notes, and jetson-stats' NVIDIA_JETPACK table
+# (rbonghi/jetson_stats, jtop/core/jetson_variables.py at f41d5cad). Where one L4T release shipped
+# in several JetPacks the value names them all ("3.2 | 3.2.1 | 3.3") and identity() says so:
+# JetPack 3.2.1 and 3.3 installed R28.2.1 on TX2 but kept R28.2 on TX1 (meta-tegra wiki "L4T
+# R28.2 Notes"; NVIDIA's JetPack 3.3 release notes), and NVIDIA's JetPack 3.3.1 page says "L4T is
+# updated to 28.3.1 (from 28.3)".
 L4T_TO_JETPACK = {
-    "38.2.0": "7.0",
-    "36.4.4": "6.2.1", "36.4.3": "6.2", "36.4.0": "6.1", "36.3.0": "6.0", "36.2.0": "6.0 DP",
-    "35.6.0": "5.1.4", "35.5.0": "5.1.3", "35.4.1": "5.1.2", "35.3.1": "5.1.1", "35.2.1": "5.1",
+    "39.2.0": "7.2", "39.0.0": "7.2 EA",
+    "38.4.0": "7.1", "38.2.2": "7.0", "38.2.1": "7.0", "38.2.0": "7.0",
+    "36.5.0": "6.2.2", "36.4.7": "6.2.1", "36.4.4": "6.2.1", "36.4.3": "6.2", "36.4.2": "6.1 (rev1)",
+    "36.4.0": "6.1", "36.3.0": "6.0", "36.2.0": "6.0 DP", "36.0.0": "6.0 EA",
+    "35.6.4": "5.1.6", "35.6.3": "5.1.5", "35.6.2": "5.1.5", "35.6.1": "5.1.5", "35.6.0": "5.1.4",
+    "35.5.0": "5.1.3", "35.4.1": "5.1.2", "35.3.1": "5.1.1", "35.2.1": "5.1",
     "35.1.0": "5.0.2", "34.1.1": "5.0.1 DP", "34.1.0": "5.0 DP",
     "32.7.6": "4.6.6", "32.7.5": "4.6.5", "32.7.4": "4.6.4", "32.7.3": "4.6.3", "32.7.2": "4.6.2",
     "32.7.1": "4.6.1", "32.6.1": "4.6", "32.5.2": "4.5.1", "32.5.1": "4.5.1", "32.5.0": "4.5",
     "32.4.4": "4.4.1", "32.4.3": "4.4", "32.4.2": "4.4 DP", "32.3.1": "4.3", "32.2.3": "4.2.3",
     "32.2.1": "4.2.2", "32.2.0": "4.2.1", "32.1.0": "4.2", "31.1.0": "4.1.1", "31.0.2": "4.1",
-    "28.4.0": "3.3.3", "28.3.2": "3.3.2", "28.3.1": "3.3.1", "28.2.1": "3.3", "28.2.0": "3.2",
-    "28.1.0": "3.1", "27.1.0": "3.0", "24.2.1": "3.0", "24.2.0": "2.3", "24.1.0": "2.2",
+    "31.0.1": "4.0",
+    "28.4.0": "3.3.3", "28.3.2": "3.3.2", "28.3.1": "3.3.1", "28.3.0": "3.3",
+    "28.2.1": "3.2.1 | 3.3", "28.2.0": "3.2 | 3.2.1 | 3.3",
+    "28.1.0": "3.1", "27.1.0": "3.0", "24.2.1": "3.0 | 2.3.1", "24.2.0": "2.3", "24.1.0": "2.2.1 | 2.2",
 }
+AMBIGUOUS = " | "
 
 _RELEASE_RE = re.compile(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*([0-9.]+)")
 DT_MODEL_PATHS = ("/proc/device-tree/model", "/sys/firmware/devicetree/base/model")
@@ -130,6 +142,9 @@ def identity():
     }
     if l4t and not info["jetpack"]:
         info["jetpack_note"] = "L4T %s is not in edgeprof's table; see NVIDIA's release notes" % l4t
+    elif info["jetpack"] and AMBIGUOUS in info["jetpack"]:
+        info["jetpack_note"] = ("L4T %s shipped in more than one JetPack (%s); the L4T release is the exact one"
+                                % (l4t, info["jetpack"]))
     extra = {
         "nvpmodel": nvpmodel() if jetson else None,
         "jetson_clocks": jetson_clocks_on() if jetson else None,
@@ -146,6 +161,7 @@ NVPMODEL_STATUS = "/var/lib/nvpmodel/status"
 NVPMODEL_CONF = "/etc/nvpmodel.conf"
 _PMODE_RE = re.compile(r"pmode:\s*(\d+)")
 _POWER_MODEL_RE = re.compile(r"<\s*POWER_MODEL\s+ID=(\d+)\s+NAME=([^\s>]+)\s*>")
+_PM_DEFAULT_RE = re.compile(r"<\s*PM_CONFIG\s+DEFAULT=(\d+)\s*>")
 _NV_POWER_MODE_RE = re.compile(r"NV Power Mode:\s*(\S+)")
 
 
@@ -160,8 +176,13 @@ def _nvpmodel_from_files():
     if not match:
         return None
     mode_id = int(match.group(1))
-    names = nvpmodel_names(sysroot.read_text(NVPMODEL_CONF))
-    return {"id": mode_id, "name": names.get(mode_id), "source": "%s + %s" % (NVPMODEL_STATUS, NVPMODEL_CONF)}
+    conf = sysroot.read_text(NVPMODEL_CONF)
+    names = nvpmodel_names(conf)
+    mode = {"id": mode_id, "name": names.get(mode_id), "source": "%s + %s" % (NVPMODEL_STATUS, NVPMODEL_CONF)}
+    default = _PM_DEFAULT_RE.search(conf or "")
+    if default:   # the mode the board boots in (nvpmodel.conf "< PM_CONFIG DEFAULT=N >")
+        mode["default_id"] = int(default.group(1))
+    return mode
 
 
 def _nvpmodel_from_command():
@@ -193,128 +214,25 @@ def nvpmodel():
     return mode
 
 
-# ---- clocks -------------------------------------------------------------------------------
-
-CPU_FREQ_GLOB = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"
-DEVFREQ_GLOB = "/sys/class/devfreq/*"
-# devfreq node names of Jetson GPUs: TX1/Nano (gm20b, 57000000.gpu), TX2 (gp10b),
-# Xavier (gv11b), Orin (ga10b; 17000000.gpu on JetPack 6).
-GPU_DEVFREQ_WORDS = ("gpu", "gm20b", "gp10b", "gv11b", "ga10b")
-EMC_RATE_PATHS = ("/sys/kernel/debug/bpmp/debug/clk/emc/rate", "/sys/kernel/debug/clock/emc/rate")
-
-
-def _mhz(value, per_mhz):
-    return None if value is None else round(value / float(per_mhz), 1)
-
-
-def cpu_clocks():
-    """``{"cur_mhz": {cpuN: MHz}, "min_mhz": {...}, "max_mhz": {...}}`` from cpufreq (kHz files)."""
-    clocks = {"cur_mhz": {}, "min_mhz": {}, "max_mhz": {}}
-    for folder in sysroot.glob_paths(CPU_FREQ_GLOB):
-        cpu = folder.split("/")[-2]
-        for key, name in (("cur_mhz", "scaling_cur_freq"), ("min_mhz", "scaling_min_freq"),
-                          ("max_mhz", "scaling_max_freq")):
-            value = _mhz(sysroot.read_number("%s/%s" % (folder, name)), 1000)
-            if value is not None:
-                clocks[key][cpu] = value
-    return clocks
-
-
-def gpu_devfreq():
-    """The Jetson GPU's devfreq folder (``/sys/class/devfreq/17000000.gp10b``), or ``None``."""
-    for folder in sysroot.glob_paths(DEVFREQ_GLOB):
-        name = os.path.basename(folder).lower()
-        if any(word in name for word in GPU_DEVFREQ_WORDS):
-            return folder
-    return None
-
-
-def gpu_clocks():
-    """``{"cur_mhz", "min_mhz", "max_mhz"}`` of the GPU from devfreq (Hz files), or ``{}``."""
-    folder = gpu_devfreq()
-    if not folder:
-        return {}
-    clocks = {}
-    for key, name in (("cur_mhz", "cur_freq"), ("min_mhz", "min_freq"), ("max_mhz", "max_freq")):
-        value = _mhz(sysroot.read_number("%s/%s" % (folder, name)), 1e6)
-        if value is not None:
-            clocks[key] = value
-    return clocks
-
-
-def emc_mhz():
-    """The memory (EMC) clock in MHz from debugfs (root only), or ``None``."""
-    for candidate in EMC_RATE_PATHS:
-        value = _mhz(sysroot.read_number(candidate), 1e6)
-        if value is not None:
-            return value
-    return None
-
-
-def jetson_clocks_on(cpu=None, gpu=None):
-    """True when every CPU core and the GPU run pinned at min == max (what jetson_clocks sets).
-
-    Returns ``None`` when neither the CPU nor the GPU limits can be read.
-    """
-    cpu = cpu if cpu is not None else cpu_clocks()
-    gpu = gpu if gpu is not None else gpu_clocks()
-    pinned = [cpu["min_mhz"][c] == cpu["max_mhz"].get(c) for c in cpu["min_mhz"]]
-    if "min_mhz" in gpu and "max_mhz" in gpu:
-        pinned.append(gpu["min_mhz"] == gpu["max_mhz"])
-    return all(pinned) if pinned else None
-
-
-def cpu_governor():
-    """The cpufreq governor of cpu0 (``schedutil``, ``performance``...), or ``None``."""
-    return sysroot.read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
-
-
 def nvml_gpu_name():
     """The first GPU's name through NVML (``pip install nvidia-ml-py``), or ``None``."""
     return nvml_library.first_gpu_name()
 
 
-# ---- temperatures -------------------------------------------------------------------------
-
-THERMAL_GLOB = "/sys/class/thermal/thermal_zone*"
-# Zones that do not measure a temperature: PMIC-Die reads a fixed 100 C on TX1/TX2/Nano
-# (jetson-stats hides it too); Orin zones of powered-off blocks read -256 C.
-IGNORED_ZONES = ("PMIC-Die",)
-LOWEST_REAL_C = -40.0
-
-
-def thermal_zones():
-    """``{zone type: {"temp_c": C, "passive_trip_c": C or None}}`` for the zones that read."""
-    zones = {}
-    for zone in sysroot.glob_paths(THERMAL_GLOB):
-        name = sysroot.read_text(zone + "/type") or os.path.basename(zone)
-        milli_c = sysroot.read_number(zone + "/temp")
-        if name in IGNORED_ZONES or milli_c is None or milli_c / 1000.0 <= LOWEST_REAL_C:
-            continue
-        zones[name] = {"temp_c": round(milli_c / 1000.0, 1), "passive_trip_c": _passive_trip_c(zone)}
-    return zones
-
-
-def _passive_trip_c(zone):
-    """The lowest ``passive`` trip point of a zone in C (where throttling starts), or ``None``."""
-    trips = []
-    for type_path in sysroot.glob_paths(zone + "/trip_point_*_type"):
-        if sysroot.read_text(type_path) == "passive":
-            milli_c = sysroot.read_number(type_path[:-len("_type")] + "_temp")
-            if milli_c is not None:
-                trips.append(milli_c / 1000.0)
-    return min(trips) if trips else None
-
-
 # ---- state around a run ---------------------------------------------------------------------
+
+def _present(mapping):
+    return {k: v for k, v in mapping.items() if v is not None} or None
+
 
 def state():
     """Board state at this moment, for a run's ``board_state`` (before and after the window).
 
     Returns:
-        dict: what could be read of ``temps_c``, ``passive_trip_c``, ``clocks_mhz``
-        (``cpu`` = fastest core, ``gpu``, ``emc``), ``max_clocks_mhz``, ``nvpmodel``,
-        ``jetson_clocks`` and ``governor``; missing facts are absent.
+        dict: what could be read of ``temps_c``, ``passive_trip_c``, ``clocks_mhz`` (``cpu`` =
+        fastest core, ``gpu``, ``emc``), ``min_clocks_mhz``, ``max_clocks_mhz``, ``nvpmodel``,
+        ``jetson_clocks``, ``governor``, ``gpu_railgate``, ``fan`` and ``oc_event_cnt``
+        (Orin's over-current counters); missing facts are absent.
     """
     snapshot = {}
     zones = thermal_zones()
@@ -323,17 +241,24 @@ def state():
         trips = {name: z["passive_trip_c"] for name, z in zones.items() if z["passive_trip_c"] is not None}
         if trips:
             snapshot["passive_trip_c"] = trips
-    cpu, gpu = cpu_clocks(), gpu_clocks()
-    clocks = {"cpu": max(cpu["cur_mhz"].values()) if cpu["cur_mhz"] else None,
-              "gpu": gpu.get("cur_mhz"), "emc": emc_mhz()}
-    limits = {"cpu": max(cpu["max_mhz"].values()) if cpu["max_mhz"] else None, "gpu": gpu.get("max_mhz")}
+    cpu, gpu, memory = cpu_clocks(), gpu_clocks(), machine.emc()
+
+    def fastest(values):
+        return max(values.values()) if values else None
+
     jetson = is_jetson()
+    events = machine.oc_events()
     facts = {
-        "clocks_mhz": {k: v for k, v in clocks.items() if v is not None} or None,
-        "max_clocks_mhz": {k: v for k, v in limits.items() if v is not None} or None,
+        "clocks_mhz": _present({"cpu": fastest(cpu["cur_mhz"]), "gpu": gpu.get("cur_mhz"), "emc": memory.get("cur_mhz")}),
+        "min_clocks_mhz": _present({"cpu": fastest(cpu["min_mhz"]), "gpu": gpu.get("min_mhz")}),
+        "max_clocks_mhz": _present({"cpu": fastest(cpu["max_mhz"]), "gpu": gpu.get("max_mhz"),
+                                    "emc": memory.get("max_mhz")}),
         "nvpmodel": nvpmodel() if jetson else None,
         "jetson_clocks": jetson_clocks_on(cpu, gpu) if jetson else None,
         "governor": cpu_governor(),
+        "gpu_railgate": machine.gpu_railgate() if jetson else None,
+        "fan": machine.fan() or None,
+        "oc_event_cnt": {k: v["event_cnt"] for k, v in events.items()} or None,
     }
     snapshot.update((key, value) for key, value in facts.items() if value is not None)
     return snapshot
@@ -343,25 +268,47 @@ def state():
 CLOCK_DROP_FRACTION = 0.95
 
 
-def state_change(before, after):
+def state_change(before, after, telemetry=None):
     """What changed between two :func:`state` snapshots, and whether the run was throttled.
 
+    Throttled means: a clock fell below the value it was pinned at (``jetson_clocks`` on: DVFS
+    does not move pinned clocks, so a drop is a hardware cap), a clock ceiling was lowered, a
+    zone reached its passive trip point, or an over-current counter moved. With ``telemetry``
+    (the window's summary from the power monitor's sampler, :mod:`edgeprof.agent.sensors.telemetry`)
+    the same tests run on what was sampled inside the window, which the two snapshots taken at
+    idle miss. A clock that is lower afterwards while nothing is pinned is DVFS at work: it is
+    listed under ``notes``, not as throttling.
+
     Returns:
-        dict: ``{"before", "after", "throttled": bool, "reasons": [str]}``. A run is flagged
-        when the CPU or GPU clock (or its ceiling) dropped, or a zone reached its passive trip
-        point (where the kernel starts to throttle).
+        dict: ``{"before", "after", "throttled": bool, "reasons": [str]}``, plus ``notes`` when any.
     """
-    reasons = []
+    reasons, notes = [], []
     pinned = before.get("jetson_clocks")
     for kind in ("cpu", "gpu"):
-        for key, what in (("clocks_mhz", "clock"), ("max_clocks_mhz", "clock ceiling")):
-            was, now = before.get(key, {}).get(kind), after.get(key, {}).get(kind)
-            if was and now is not None and now < was * CLOCK_DROP_FRACTION:
-                note = "" if pinned or key == "max_clocks_mhz" else " (jetson_clocks off: DVFS may explain it)"
-                reasons.append("%s %s dropped from %s to %s MHz%s" % (kind.upper(), what, was, now, note))
+        was, now = (before.get("max_clocks_mhz") or {}).get(kind), (after.get("max_clocks_mhz") or {}).get(kind)
+        if was and now is not None and now < was * CLOCK_DROP_FRACTION:
+            reasons.append("%s clock ceiling dropped from %s to %s MHz" % (kind.upper(), was, now))
+        was, now = (before.get("clocks_mhz") or {}).get(kind), (after.get("clocks_mhz") or {}).get(kind)
+        if was and now is not None and now < was * CLOCK_DROP_FRACTION:
+            if pinned:
+                reasons.append("%s clock fell from its pinned %s to %s MHz" % (kind.upper(), was, now))
+            else:
+                notes.append("%s clock %s -> %s MHz between the idle snapshots (jetson_clocks off: DVFS, "
+                             "not throttling)" % (kind.upper(), was, now))
     trips = after.get("passive_trip_c") or before.get("passive_trip_c") or {}
     for zone, temp_c in sorted((after.get("temps_c") or {}).items()):
         trip_c = trips.get(zone)
         if trip_c is not None and temp_c >= trip_c:
             reasons.append("%s reached %.1f C, at or above its passive trip point %.1f C" % (zone, temp_c, trip_c))
-    return {"before": before, "after": after, "throttled": bool(reasons), "reasons": reasons}
+    was, now = before.get("oc_event_cnt") or {}, after.get("oc_event_cnt") or {}
+    for key in sorted(now):
+        if key in was and now[key] > was[key]:
+            reasons.append("%s %s events: %d during the run" % (key, dict(machine.OC_EVENTS).get(key, ""),
+                                                               now[key] - was[key]))
+    for reason in (telemetry or {}).get("throttle_reasons") or []:
+        if reason not in reasons:
+            reasons.append(reason)
+    change = {"before": before, "after": after, "throttled": bool(reasons), "reasons": reasons}
+    if notes:
+        change["notes"] = notes
+    return change

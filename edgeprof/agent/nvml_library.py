@@ -6,6 +6,7 @@ nothing the board may lack. NVML counts its starts: each :func:`start` takes one
 :func:`stop` gives it back, and the library shuts down when the last one is given back.
 """
 import contextlib
+import os
 
 from edgeprof.errors import SensorError
 from edgeprof.util import text_of
@@ -71,3 +72,46 @@ def first_gpu_name():
                 return None
     except SensorError:
         return None
+
+
+def visible_indices(pynvml, count, environ=None):
+    """The NVML indices of the GPUs ``CUDA_VISIBLE_DEVICES`` lets CUDA see, and a note (or ``None``).
+
+    As Zeus does (``ml-energy/zeus``, ``zeus/device/gpu/nvidia.py``, ``NVIDIAGPUs._init_gpus``):
+    unset means every GPU; integers are NVML indices; an empty value or MIG devices are refused
+    (NVML measures no MIG slice). edgeprof also accepts ``GPU-<uuid>`` entries (matched with
+    ``nvmlDeviceGetUUID``) and, as CUDA does, stops at the first entry that names no GPU. CUDA
+    numbers GPUs fastest first unless ``CUDA_DEVICE_ORDER=PCI_BUS_ID``; NVML numbers them in PCI
+    order, so the note says when the two may differ.
+
+    Raises:
+        SensorError: the variable is empty or names MIG devices.
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get("CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return list(range(count)), None
+    entries = [e.strip() for e in value.split(",")]
+    if not value.strip():
+        raise SensorError("CUDA_VISIBLE_DEVICES is empty: no GPU is visible to the run")
+    if any(e.startswith("MIG") for e in entries):
+        raise SensorError("CUDA_VISIBLE_DEVICES names MIG devices; NVML cannot measure the power of a MIG slice "
+                          "(set it to whole-GPU indices to measure the whole GPU)")
+    uuids = None
+    indices = []
+    for entry in entries:
+        if entry.isdigit():
+            index = int(entry)
+        else:
+            if uuids is None:
+                uuids = [text_of(pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetHandleByIndex(i))) for i in range(count)]
+            matches = [i for i, uuid in enumerate(uuids) if uuid.startswith(entry)]
+            index = matches[0] if len(matches) == 1 else -1
+        if index < 0 or index >= count or index in indices:
+            break
+        indices.append(index)
+    note = "CUDA_VISIBLE_DEVICES=%s" % value
+    if count > 1 and environ.get("CUDA_DEVICE_ORDER") != "PCI_BUS_ID":
+        note += " (CUDA numbers GPUs fastest first, NVML in PCI order; set CUDA_DEVICE_ORDER=PCI_BUS_ID " \
+                "to be sure they agree)"
+    return indices, note

@@ -306,13 +306,6 @@ class Sweep(object):
 
     def _measure(self, point, index, order):
         state = point.model
-        if not state.idle:  # once per model and sweep, before its first measured trial
-            state.idle = True
-            idle = self.config.monitor.measure_idle(self.config.idle_seconds) if self.config.idle_seconds > 0 else None
-            self._header(state)
-            if idle:
-                state.idle_w = idle.get("idle_w")
-                state.data["power"]["idle"] = idle
         outcome = []
         failure = self._attempt(point.batch, state.sid, lambda: outcome.append(self._one_trial(point, index, order)))
         if failure is not None:
@@ -342,19 +335,32 @@ class Sweep(object):
         if "rebuild" in runtime:  # the first pass built the engine already: load it, do not rebuild it again
             runtime["rebuild"] = False
         options = dict(config.options, model_sha256=state.model.get("sha256"), **runtime)
-        power = []
+        power, extras = [], []
         with config.backend.open(state.model["path"], batch, config.precision, options) as session:
+            # idle with the session open, right before its warm-up, once power has settled
+            idle = config.monitor.measure_idle(config.idle_seconds) if config.idle_seconds > 0 else None
+            idle_w = idle.get("idle_w") if idle else None
+            if idle and not state.idle:  # the header keeps the model's first idle, as before
+                state.idle = True
+                self._header(state)["power"]["idle"] = idle
+
             def stop_power(runs):
-                power.append(config.monitor.stop_window(batch * runs, state.idle_w))
+                power.append(config.monitor.stop_window(batch * runs, idle_w))
+                extras.append(config.monitor.window_extras())
 
             result = measure(session, config.protocol, on_window_start=config.monitor.start_window,
                              on_window_stop=stop_power)
             mem = self._memory_for(session, baseline)
             facts = session.describe()
+        extra = (extras[0] if extras else None) or {}
+        telemetry = extra.get("telemetry")
+        if telemetry and telemetry.get("system_used_max_bytes") is not None:
+            mem["system_used_max_bytes"] = telemetry["system_used_max_bytes"]  # the paper's maximum memory
         window = power[0].as_dict() if power and power[0] is not None else None
         trial = trials.measured_trial(index, result, started=started, order=order, power=window, memory=mem,
-                                      board_state=board.state_change(before, board.state()),
-                                      runtime_warnings=facts.get("warnings"))
+                                      board_state=board.state_change(before, board.state(), telemetry),
+                                      telemetry=telemetry, idle=idle,
+                                      runtime_warnings=list(facts.get("warnings") or []) + list(extra.get("notes") or []))
         return trial, facts
 
     def _entry(self, point):

@@ -200,7 +200,7 @@ def pool_power(batch, trials):
         energy_per_image_mj=None if energy_j is None else round(energy_j * 1000.0 / total_images, 4),
         energy_per_image_above_idle_mj=None if above_j is None else round(above_j * 1000.0 / total_images, 4),
         images_per_j=round(total_images / energy_j, 4) if energy_j else None,
-        missing=missing).as_dict()
+        missing=missing, scope=windows[0].get("scope")).as_dict()
 
 
 def pool_memory(trials):

@@ -7,7 +7,7 @@ from edgeprof.agent import backends, board, sensors, sysroot
 from edgeprof.commands import print_json
 
 # Sensor details worth a line of text (``--json`` shows them all).
-INFO_SENSOR_KEYS = ("driver", "total_rail", "total_is_sum", "rails")
+INFO_SENSOR_KEYS = ("driver", "total_rail", "total_is_sum", "scope", "rails")
 
 HELP = "show this machine as edgeprof sees it: board, Python, backends, power sensors"
 
@@ -81,6 +81,7 @@ def _print_text(data):
     for key, value in sorted(b.items()):
         if key.endswith("_note"):
             lines.append("note: %s" % value)
+    lines.append("(edgeprof doctor checks every path edgeprof reads and says how to fix what does not work)")
     print("\n".join(lines))
 
 

@@ -57,7 +57,9 @@ def build_config(args):
     backend.check_precision(args.precision)
     options, runtime_options = backend.options(args)
     monitor = sensors.open_monitor(args.power, args.power_rate_hz, device=backend.device(options))
-    protocol = Protocol(args.warmup_seconds, args.warmup_runs, args.min_seconds, args.min_runs)
+    # warm up at least as long as the power sensor's own averaging needs to catch up with the load
+    protocol = Protocol(max(args.warmup_seconds, monitor.catch_up_s), args.warmup_runs, args.min_seconds,
+                        args.min_runs)
     return SweepConfig(models=models, batches=args.batch, backend=backend, backend_note=note,
                        precision=args.precision, out_dir=args.out, protocol=protocol, monitor=monitor,
                        idle_seconds=args.idle_seconds, board_name=args.board_name, options=options,

@@ -28,6 +28,9 @@ RUN_FIELDS = (
     ("raw_latencies", (dict, False)),
     # beside it: power (a PowerWindow), memory, the session's settings, what the board did meanwhile
     ("power", (dict, False)), ("memory", (dict, False)), ("backend", (dict, False)), ("board_state", (dict, False)),
+    # what the sampler saw during the window (GPU load and clocks, CPU/EMC clocks, peak temperatures,
+    # MemAvailable, over-current counters), and the idle measured just before it with the session open
+    ("telemetry", (dict, False)), ("idle", (dict, False)),
     # what settings_id hashes, as they were for this run (the header describes the last sweep only), and
     # where the run stood in the sweep's randomised order
     ("settings", (dict, False)), ("order", (dict, False)),
@@ -41,10 +44,13 @@ TRIAL_FIELDS = (
     ("device_time_ms", (dict, False)), ("h2d_ms", (dict, False)), ("d2h_ms", (dict, False)),
     ("enqueue_ms", (dict, False)), ("device_latency_ms", (dict, False)),
     ("power", (dict, False)), ("memory", (dict, False)), ("board_state", (dict, False)),
+    ("telemetry", (dict, False)), ("idle", (dict, False)),
 )
 
+# scope: what the power figures measure (module_input, sum_of_rails, gpu_board, cpu_package);
+# achieved_rate_hz: the sensor's sampling rate as achieved in the window (not the one asked for)
 POWER_WINDOW_FIELDS = ("rails", "total_mean_w", "total_peak_w", "idle_w", "energy_j", "energy_per_image_mj",
-                       "energy_per_image_above_idle_mj", "images_per_j", "missing")
+                       "energy_per_image_above_idle_mj", "images_per_j", "missing", "scope", "achieved_rate_hz")
 
 
 class Record(object):

@@ -36,7 +36,7 @@ def test_a_failed_run_keeps_who_it_is_and_drops_what_was_measured():
 def test_a_power_window_writes_every_field_null_where_unmeasured():
     window = PowerWindow(rails={}, total_mean_w=2.0, missing=[]).as_dict()
     assert list(window) == ["rails", "total_mean_w", "total_peak_w", "idle_w", "energy_j", "energy_per_image_mj",
-                            "energy_per_image_above_idle_mj", "images_per_j", "missing"]
+                            "energy_per_image_above_idle_mj", "images_per_j", "missing", "scope", "achieved_rate_hz"]
     assert window["idle_w"] is None and window["total_mean_w"] == 2.0
 
 

@@ -1,4 +1,5 @@
 """The sampler thread, the window arithmetic, and the monitor's energy against known power traces."""
+import math
 import os
 import shutil
 import threading
@@ -92,14 +93,20 @@ def test_rate_and_samples_are_recorded_per_rail():
     assert rail["rate_hz"] == pytest.approx(50, rel=0.3)
 
 
-def test_energy_above_idle_subtracts_idle_power_over_the_window():
-    monitor = PowerMonitor(RampSensor(3.0, 0.0), rate_hz=100)
+def run_window(sensor, seconds, images, idle_w=None, rate_hz=100):
+    """``(power window, window extras, describe())`` of one window of ``seconds`` over ``sensor``."""
+    monitor = PowerMonitor(sensor, rate_hz=rate_hz)
     try:
         monitor.start_window()
-        time.sleep(0.3)
-        result = monitor.stop_window(images=30, idle_w=1.0)
+        time.sleep(seconds)
+        window = monitor.stop_window(images=images, idle_w=idle_w)
+        return window, monitor.window_extras(), monitor.describe()
     finally:
         monitor.close()
+
+
+def test_energy_above_idle_subtracts_idle_power_over_the_window():
+    result, _, _ = run_window(RampSensor(3.0, 0.0), 0.3, images=30, idle_w=1.0)
     assert result["energy_per_image_above_idle_mj"] == pytest.approx(result["energy_per_image_mj"] * 2 / 3, rel=0.01)
     assert result["images_per_j"] == pytest.approx(30 / result["energy_j"], rel=1e-3)
 
@@ -277,3 +284,143 @@ def test_a_monitor_used_with_with_is_closed_on_the_way_out():
             monitor.start_window()
             raise RuntimeError("the run failed")
     assert sensor.released == 1 and monitor.sampler._thread is None
+
+
+class ArrivalSensor(PowerSensor):
+    """Pushes 2 W after waiting 80 ms for it, as tegrastats or jtop deliver a reading at the end of a wait."""
+
+    name = "arrival"
+    pushes = True
+    default_rate_hz = 12.5
+
+    def __init__(self):
+        super(ArrivalSensor, self).__init__(["VDD_IN"], "VDD_IN", "test", ["arrival"])
+        self.arrivals = []
+
+    def wait_read(self, timeout_s):
+        time.sleep(0.08)
+        self.arrivals.append(time.monotonic())
+        return {"VDD_IN": 2.0}
+
+
+def test_a_pushed_reading_is_stamped_when_it_arrives_not_half_a_wait_earlier():
+    sensor = ArrivalSensor()
+    monitor = PowerMonitor(sensor)
+    try:
+        time.sleep(0.5)
+        stamps = [t for t, _ in monitor.sampler.samples()]
+    finally:
+        monitor.close()
+    arrivals = sensor.arrivals[:len(stamps)]
+    assert all(0 <= s - a < 0.01 for s, a in zip(stamps, arrivals)), list(zip(stamps, arrivals))
+
+
+def test_polling_is_jittered_around_the_requested_rate():
+    monitor = PowerMonitor(RampSensor(1.0, 0.0), rate_hz=50)
+    try:
+        time.sleep(1.0)
+        stamps = [t for t, _ in monitor.sampler.samples()]
+    finally:
+        monitor.close()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert 0.016 < sum(gaps) / len(gaps) < 0.026          # the mean period stays 20 ms
+    assert max(gaps) - min(gaps) > 0.006                   # but the reads are not in lockstep
+
+
+def test_idle_waits_until_power_settles_and_records_how_long():
+    class Settling(RampSensor):
+        def read(self):   # 5 W falling to 2 W with a 0.3 s time constant: the previous model's tail
+            t = time.monotonic() - self.t_start
+            return {"VDD_IN": 2.0 + 3.0 * math.exp(-t / 0.3)}
+
+    monitor = PowerMonitor(Settling(0, 0), rate_hz=100)
+    try:
+        idle = monitor.measure_idle(0.4, settle_tolerance=0.03, max_seconds=5)
+    finally:
+        monitor.close()
+    assert idle["settled"] is True and idle["settle_s"] > 0.3
+    assert idle["idle_w"] == pytest.approx(2.0, abs=0.1)
+
+
+def test_idle_that_never_settles_stops_at_the_limit_and_says_so():
+    monitor = PowerMonitor(RampSensor(1.0, 2.0), rate_hz=100)
+    try:
+        started = time.monotonic()
+        idle = monitor.measure_idle(0.2, settle_tolerance=0.01, max_seconds=0.8)
+    finally:
+        monitor.close()
+    assert idle["settled"] is False and 0.75 < time.monotonic() - started < 1.5
+
+
+def test_idle_of_a_steady_board_takes_the_idle_window_and_no_more():
+    monitor = PowerMonitor(RampSensor(1.5, 0.0), rate_hz=100)
+    try:
+        started = time.monotonic()
+        idle = monitor.measure_idle(0.3)
+    finally:
+        monitor.close()
+    assert idle["settled"] and idle["settle_s"] < 0.1 and time.monotonic() - started < 0.6
+
+
+def test_a_window_above_idle_below_zero_is_noted():
+    window, extras, _ = run_window(RampSensor(1.0, 0.0), 0.2, images=10, idle_w=1.5)
+    assert window["energy_per_image_above_idle_mj"] < 0
+    assert "energy above idle is negative" in extras["notes"][0]
+
+
+def test_window_extras_say_the_scope_and_the_rate_achieved():
+    class Slow(RampSensor):
+        def read(self):   # a blocking hwmon read: every read waits for a fresh conversion
+            time.sleep(0.045)
+            return super(Slow, self).read()
+
+    _, extras, described = run_window(Slow(2.0, 0.0), 0.6, images=10, rate_hz=50)
+    assert extras["scope"] == "module_input" and described["scope"] == "module_input"
+    assert described["rate_hz"] == 50.0 and extras["achieved_rate_hz"] < 25
+
+
+def test_telemetry_is_sampled_in_the_window_on_a_fixture_and_marks_a_trip_point(tx2_root):
+    from edgeprof.agent.sensors import open_monitor
+    monitor = open_monitor("ina3221", rate_hz=50)
+    try:
+        monitor.start_window()
+        time.sleep(0.35)
+        (tx2_root / "sys/class/thermal/thermal_zone2/temp").write_text("97000\n")   # GPU-therm past 96.5 C
+        time.sleep(0.3)
+        monitor.stop_window(images=10, idle_w=None)
+        telemetry = monitor.window_extras()["telemetry"]
+    finally:
+        monitor.close()
+    assert 4 <= telemetry["samples"] <= 9
+    assert telemetry["gpu_mhz"]["mean"] == pytest.approx(1300.5) and telemetry["emc_mhz"]["min"] == 1866.0
+    assert telemetry["temps_peak_c"]["GPU-therm"] == 97.0
+    assert telemetry["throttled"] is True
+    assert telemetry["throttle_reasons"] == [
+        "GPU-therm reached 97.0 C during the window, at or above its passive trip point 96.5 C"]
+
+
+def test_a_run_without_a_power_sensor_still_gets_its_telemetry(tx2_root):
+    from edgeprof.agent.sensors import open_monitor
+    monitor = open_monitor("none")
+    try:
+        monitor.start_window()
+        time.sleep(0.3)
+        assert monitor.stop_window(images=10, idle_w=None) is None
+        extras = monitor.window_extras()
+    finally:
+        monitor.close()
+    assert extras["scope"] is None and extras["telemetry"]["throttled"] is False
+    assert extras["telemetry"]["system_used_max_bytes"] == (8039964 - 7032560) * 1024
+
+
+def test_the_power_record_carries_scope_and_rate_once_records_lists_them(monkeypatch):
+    from edgeprof.agent.sensors import monitor as monitor_module
+    from edgeprof.records.runs import POWER_WINDOW_FIELDS, Record
+
+    class Wider(Record):   # PowerWindow as records/runs.py will define it with the two fields
+        __slots__ = POWER_WINDOW_FIELDS + ("scope", "achieved_rate_hz")
+        KEEP_NONE = True
+
+    monkeypatch.setattr(monitor_module, "PowerWindow", Wider)
+    window, extras, _ = run_window(RampSensor(2.0, 0.0), 0.2, images=10)
+    assert window["scope"] == "module_input" and window["achieved_rate_hz"] == extras["achieved_rate_hz"]

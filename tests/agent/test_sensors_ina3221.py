@@ -1,35 +1,31 @@
 """INA3221 rails read from fixture trees of real Jetson sysfs layouts (iio and hwmon drivers)."""
 import errno
 import os
-import shutil
 
 import pytest
 
+import boards
 from edgeprof.errors import SensorError
 from edgeprof.agent.sensors import ina3221
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
-
 # board -> (driver, rails in discovery order, total rail, watts of the total)
 EXPECTED = {
-    "tx1": ("ina3221x", ["VDD_IN", "VDD_GPU", "VDD_CPU"], "VDD_IN", 2.48),
+    "tx1": ("ina3221x", ["VDD_IN", "VDD_GPU", "VDD_CPU"], "VDD_IN", 2.479),
     "tx2": ("ina3221x", ["VDD_SYS_GPU", "VDD_SYS_SOC", "VDD_4V0_WIFI", "VDD_IN", "VDD_SYS_CPU", "VDD_SYS_DDR"],
             "VDD_IN", 3.056),
     "nano": ("ina3221x", ["POM_5V_IN", "POM_5V_GPU", "POM_5V_CPU"], "POM_5V_IN", 2.225),
     "xavier-nx": ("ina3221x", ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"], "VDD_IN", 4.555),
     "agx-orin": ("ina3221", ["VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0", "VDDQ_VDD2_1V8AO"], None, None),
+    "orin-nx": ("ina3221", ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"], "VDD_IN", None),
+    "orin-nano": ("ina3221", ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"], "VDD_IN", None),
+    "agx-xavier": ("ina3221", ["GPU", "CPU", "SOC", "CV", "VDDRQ", "SYS5V"], None, None),
+    "xavier-nx-jp5": ("ina3221", ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"], "VDD_IN", None),
 }
 
 
 @pytest.fixture
 def board_root(tmp_path, monkeypatch):
-    """Copy a fixture board to tmp_path and point EDGEPROF_ROOT at the copy; returns a function."""
-    def use(board):
-        root = tmp_path / board
-        shutil.copytree(os.path.join(FIXTURES, board), str(root))
-        monkeypatch.setenv("EDGEPROF_ROOT", str(root))
-        return root
-    return use
+    return boards.user(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("board", sorted(EXPECTED))
@@ -59,8 +55,26 @@ def test_iio_power_files_in_milliwatts_read_as_watts(board, board_root):
 def test_hwmon_power_is_volts_times_amps(board_root):
     board_root("agx-orin")
     values = ina3221.probe().read()
-    assert values["VDD_GPU_SOC"] == pytest.approx(5.000 * 0.620)
-    assert values["VIN_SYS_5V0"] == pytest.approx(5.000 * 0.740)
+    assert values["VDD_GPU_SOC"] == pytest.approx(5.000 * 0.624)
+    assert values["VIN_SYS_5V0"] == pytest.approx(5.000 * 0.744)
+
+
+@pytest.mark.parametrize("board", [b for b in sorted(EXPECTED) if EXPECTED[b][0] == "ina3221"])
+def test_hwmon_fixture_values_are_ones_the_driver_can_produce(board, board_root):
+    # drivers/hwmon/ina3221.c: bus mV = reg * 8, shunt uV = reg * 40, curr mA = DIV_ROUND_CLOSEST(reg * 40000,
+    # shunt uOhm); update_interval = channels * (bus + shunt conversion time) * samples; 0x7127: 1 sample, 1.1 ms.
+    root = board_root(board)
+    for folder in ina3221.sysroot.glob_paths(ina3221.HWMON_PATTERN):
+        host = root / folder.lstrip("/")
+        enabled = [n for n in (1, 2, 3) if (host / ("in%d_enable" % n)).read_text().strip() == "1"]
+        assert (host / "samples").read_text().strip() == "1"
+        assert int((host / "update_interval").read_text()) == round(len(enabled) * 2200 / 1000.0)
+        for n in enabled:
+            assert int((host / ("in%d_input" % n)).read_text()) % 8 == 0
+            shunt_uv = int((host / ("in%d_input" % (n + 3))).read_text())
+            assert shunt_uv % 40 == 0
+            ohms = int((host / ("shunt%d_resistor" % n)).read_text())
+            assert int((host / ("curr%d_input" % n)).read_text()) == (shunt_uv * 1000 + ohms // 2) // ohms
 
 
 def test_hwmon_skips_nc_inputs_and_the_shunt_sum_channel(board_root):
@@ -72,16 +86,56 @@ def test_hwmon_skips_nc_inputs_and_the_shunt_sum_channel(board_root):
 
 def test_hwmon_averaging_comes_from_samples_and_update_interval(board_root):
     board_root("agx-orin")
-    averaging = ina3221.probe().averaging
+    sensor = ina3221.probe()
     folder = "/sys/bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon3"
-    assert averaging[folder] == {"samples": 512, "update_interval_ms": 140}
+    assert sensor.averaging[folder] == {"samples": 1, "update_interval_ms": 7}
+    assert sensor.catch_up_s == pytest.approx(0.014)
+    assert sensor.scope == "sum_of_rails"
 
 
-def test_tx1_without_rail_names_uses_documented_names_and_says_so(board_root):
+def test_iio_catch_up_is_nvidias_continuous_averaging(board_root):
+    board_root("nano")
+    sensor = ina3221.probe()
+    assert sensor.averaging["assumed_update_interval_ms"] == pytest.approx(422.4)
+    assert sensor.catch_up_s == pytest.approx(0.8448)
+    assert sensor.averaging["running_mode"] == {"/sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0": 1}
+    assert sensor.scope == "module_input"
+
+
+def test_tx1_has_the_rail_name_files_nvidias_driver_creates(board_root):
     board_root("tx1")
     sensor = ina3221.probe()
     assert sensor.rails == ["VDD_IN", "VDD_GPU", "VDD_CPU"]
-    assert "documented rails" in sensor.averaging["rail_names"][0]
+    assert "rail_names" not in sensor.averaging
+
+
+@pytest.mark.parametrize("board, rail_file", [
+    ("tx1", "sys/bus/i2c/drivers/ina3221x/1-0040/iio_device/rail_name_1"),
+    ("tx2", "sys/bus/i2c/drivers/ina3221x/0-0041/iio:device1/rail_name_0")])
+def test_a_null_rail_name_is_not_a_rail_name(board, rail_file, board_root):
+    # NVIDIA's iio driver prints a channel without ti,rail-name with snprintf("%s", NULL): "(null)"
+    root = board_root(board)
+    (root / rail_file).write_text("(null)\n")
+    if board == "tx2":
+        (root / "proc/device-tree/model").write_bytes(b"quill\0")   # the L4T 28 TX2 model names the board
+    sensor = ina3221.probe()
+    assert "(null)" not in sensor.rails
+    assert sensor.rails[1 if board == "tx1" else 3] == ("VDD_GPU" if board == "tx1" else "VDD_IN")
+    assert any("(null)" in note for note in sensor.averaging["rail_names"])
+
+
+def test_hwmon_alarms_and_the_input_voltage_go_to_telemetry(board_root):
+    board_root("orin-nx")
+    files = ina3221.probe().telemetry_files()
+    folder = "/sys/bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon1"
+    assert files["alarm:VDD_IN"] == (folder + "/curr1_crit_alarm", 1)
+    assert files["input_mv"] == (folder + "/in1_input", 1)
+
+
+def test_iio_input_voltage_goes_to_telemetry(board_root):
+    board_root("nano")
+    assert ina3221.probe().telemetry_files() == {
+        "input_mv": ("/sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0/in_voltage0_input", 1)}
 
 
 def test_paths_are_machine_paths_not_fixture_paths(board_root):

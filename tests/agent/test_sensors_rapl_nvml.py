@@ -58,7 +58,7 @@ def test_rapl_permission_denied_says_how_to_fix_it(rapl_root, monkeypatch):
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", deny)
-    with pytest.raises(SensorError, match="root-only since Linux 5.10.*chmod a\\+r"):
+    with pytest.raises(SensorError, match="root-only since the CVE-2020-8694 fix.*chmod a\\+r"):
         rapl.probe()
 
 
@@ -70,9 +70,11 @@ def test_no_powercap_is_a_reason(empty_root):
 # Return codes of nvml.h, with the text nvidia-ml-py 12.550.52 gives them (pynvml.py: NVML_ERROR_*,
 # NVMLError._errcode_to_string).
 NVML_ERROR_UNINITIALIZED = 1
+NVML_ERROR_INVALID_ARGUMENT = 2
 NVML_ERROR_NOT_SUPPORTED = 3
 NVML_ERROR_DRIVER_NOT_LOADED = 9
-ERROR_TEXT = {NVML_ERROR_UNINITIALIZED: "Uninitialized", NVML_ERROR_NOT_SUPPORTED: "Not Supported",
+ERROR_TEXT = {NVML_ERROR_UNINITIALIZED: "Uninitialized", NVML_ERROR_INVALID_ARGUMENT: "Invalid Argument",
+              NVML_ERROR_NOT_SUPPORTED: "Not Supported",
               NVML_ERROR_DRIVER_NOT_LOADED: "Driver Not Loaded"}
 
 
@@ -128,11 +130,25 @@ def _pynvml_standin(energy_supported, gpus=1, init_error=None):
     module.nvmlShutdown = started(shutdown)
     module.nvmlSystemGetDriverVersion = started(lambda: "550.54.15")
     module.nvmlDeviceGetCount = started(lambda: gpus)
-    module.nvmlDeviceGetHandleByIndex = started(lambda i: "handle%d" % i)
+    def handle_by_index(index):
+        if not 0 <= index < gpus:   # nvml.h nvmlDeviceGetHandleByIndex_v2: NVML_ERROR_INVALID_ARGUMENT
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        return "handle%d" % index
+
+    module.nvmlDeviceGetHandleByIndex = started(handle_by_index)
+    # nvml.h nvmlDeviceGetUUID: "GPU-" and the 16-byte UUID in 8-4-4-4-12 hex groups
+    module.nvmlDeviceGetUUID = started(lambda h: "GPU-%08d-1111-2222-3333-444455556666" % int(h[len("handle"):]))
     module.nvmlDeviceGetName = started(lambda h: b"NVIDIA H100 80GB HBM3")
     module.nvmlDeviceGetPowerUsage = started(power)
     module.nvmlDeviceGetTotalEnergyConsumption = started(energy)
     return module
+
+
+@pytest.fixture(autouse=True)
+def no_cuda_visible_devices(monkeypatch):
+    """The tests choose CUDA_VISIBLE_DEVICES themselves: the machine's own must not leak in."""
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
 
 
 def test_nvml_uses_the_energy_counter_where_the_gpu_has_it(empty_root, monkeypatch):
@@ -232,3 +248,31 @@ def test_asking_the_gpu_name_leaves_an_open_nvml_sensor_reading(empty_root, monk
     with nvml.probe() as sensor:
         assert board.nvml_gpu_name() == "NVIDIA H100 80GB HBM3"
         assert sensor.read() == {"GPU0": 5.0} and not sensor.problems
+
+
+@pytest.mark.parametrize("visible, rails", [("1", ["GPU1"]), ("2,0", ["GPU2", "GPU0"]), ("0,7,1", ["GPU0"]),
+                                            ("GPU-00000001", ["GPU1"])])
+def test_nvml_measures_only_the_gpus_cuda_visible_devices_names(empty_root, monkeypatch, visible, rails):
+    monkeypatch.setitem(sys.modules, "pynvml", _pynvml_standin(energy_supported=True, gpus=3))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    with nvml.probe() as sensor:
+        assert sensor.rails == rails
+        assert "CUDA_VISIBLE_DEVICES=%s" % visible in sensor.paths[-1]
+        assert "CUDA_DEVICE_ORDER=PCI_BUS_ID" in sensor.paths[-1]
+        assert sensor.scope == "gpu_board"
+
+
+def test_nvml_without_cuda_visible_devices_measures_every_gpu(empty_root, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", _pynvml_standin(energy_supported=True, gpus=2))
+    with nvml.probe() as sensor:
+        assert sensor.rails == ["GPU0", "GPU1"] and sensor.total_rail is None
+
+
+@pytest.mark.parametrize("visible, reason", [("", "empty"), ("MIG-1234", "MIG"), ("5", "names no GPU")])
+def test_nvml_refuses_a_cuda_visible_devices_it_cannot_measure(empty_root, monkeypatch, visible, reason):
+    standin = _pynvml_standin(energy_supported=True, gpus=2)
+    monkeypatch.setitem(sys.modules, "pynvml", standin)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    with pytest.raises(SensorError, match=reason):
+        nvml.probe()
+    assert standin.state["starts"] == 0

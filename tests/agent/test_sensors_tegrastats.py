@@ -84,8 +84,19 @@ def test_not_a_jetson_refuses_tegrastats(empty_root):
 
 def test_missing_binary_is_named(jetson_with_tegrastats):
     os.remove(str(jetson_with_tegrastats / "usr" / "bin" / "tegrastats"))
-    with pytest.raises(SensorError, match="/usr/bin/tegrastats not found"):
+    with pytest.raises(SensorError, match="/usr/bin/tegrastats or /home/nvidia/tegrastats not found"):
         tegrastats.probe()
+
+
+def test_l4t28_tegrastats_in_home_nvidia_is_found(jetson_with_tegrastats):
+    # L4T 28 keeps tegrastats in /home/nvidia (jetson-stats 3.1.4 jtop/service.py PATH_TEGRASTATS)
+    binary = jetson_with_tegrastats / "usr" / "bin" / "tegrastats"
+    home = jetson_with_tegrastats / "home" / "nvidia"
+    home.mkdir(parents=True)
+    os.rename(str(binary), str(home / "tegrastats"))
+    with tegrastats.probe() as sensor:
+        assert sensor.paths == ["/home/nvidia/tegrastats --interval 100"]
+        assert sensor.scope == "module_input" and sensor.catch_up_s == pytest.approx(0.2)
 
 
 def test_an_exited_tegrastats_waits_instead_of_spinning(jetson_with_tegrastats):

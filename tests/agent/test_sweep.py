@@ -332,6 +332,14 @@ def test_a_sweep_on_the_tx2_fixture_records_power_from_its_rails(cli, models_dir
     assert run["power"]["energy_per_image_above_idle_mj"] == pytest.approx(0, abs=0.01)
     assert sorted(run["power"]["rails"]) == sorted(["VDD_IN", "VDD_SYS_CPU", "VDD_SYS_DDR", "VDD_SYS_GPU",
                                                     "VDD_SYS_SOC", "VDD_4V0_WIFI"])
+    # what the power figures measure, in the header and in each run; what the sampler saw in the window;
+    # the idle measured with the session open, once power had settled
+    assert data["power"]["scope"] == "module_input" and run["power"]["scope"] == "module_input"
+    assert run["power"]["achieved_rate_hz"] > 0
+    assert run["telemetry"]["samples"] > 0 and run["telemetry"].get("temps_peak_c")
+    assert run["idle"]["idle_w"] == pytest.approx(3.056) and "settle_s" in run["idle"]
+    assert run["memory"]["system_used_max_bytes"] > 0
+    assert data["power"]["idle"]["idle_w"] == pytest.approx(3.056)
 
 
 def test_an_empty_only_list_is_refused(cli, models_dir, tmp_path):

@@ -17,10 +17,17 @@ CPU's RAPL counters; a run on the CPU tries RAPL before NVML. The order comes fr
 The sweep only talks to a monitor from :func:`open_monitor`:
 
 - ``describe()`` -> the profile's ``power`` section (``status: ok`` with sensor, driver, paths,
-  total rail; or ``status: unavailable`` with ``reason``);
-- ``measure_idle(seconds)`` -> ``{"idle_w": float, ...}`` or ``None``;
+  total rail, ``scope``; or ``status: unavailable`` with ``reason``);
+- ``catch_up_s`` -> how long the sensor lags a change of load (the warm-up should be longer);
+- ``measure_idle(seconds, settle_tolerance, max_seconds)`` -> ``{"idle_w": float, "settle_s": s,
+  ...}`` or ``None``;
 - ``start_window()`` / ``stop_window(images, idle_w)`` -> the run's ``power`` section or ``None``;
+  ``window_extras()`` -> ``{"scope", "achieved_rate_hz", "catch_up_s", "telemetry"}`` of that
+  window (telemetry with ``throttled`` and ``throttle_reasons``), or ``None``;
 - ``close()`` (safe twice; a monitor is also a context manager).
+
+Both monitors sample the board's telemetry (:mod:`.telemetry`) in their sampler thread, so a run
+without a power sensor still says whether it was throttled.
 """
 import importlib
 import logging
@@ -28,6 +35,7 @@ import logging
 from edgeprof.errors import SensorError, UsageError
 from edgeprof.agent.sensors.base import BOARD, CPU, GPU
 from edgeprof.agent.sensors.monitor import PowerMonitor, UnavailableMonitor
+from edgeprof.agent.sensors.telemetry import Telemetry
 
 __all__ = ["AUTO_ORDER", "PowerMonitor", "UnavailableMonitor", "auto_order", "open_monitor", "probe",
            "sensor_status"]
@@ -91,7 +99,16 @@ def sensor_status():
     return rows
 
 
-def open_monitor(choice="auto", rate_hz=None, device=None):
+def _telemetry(sensor=None):
+    """The board's telemetry (with what ``sensor`` adds), or ``None`` when it cannot be set up."""
+    try:
+        return Telemetry(sensor.telemetry_files() if sensor is not None else None)
+    except Exception as exc:  # noqa: BLE001 - telemetry is a bonus: a strange sysfs must not stop a sweep
+        log.debug("telemetry not available: %s", exc)
+        return None
+
+
+def open_monitor(choice="auto", rate_hz=None, device=None, telemetry=True):
     """The power monitor for ``--power choice``.
 
     Args:
@@ -99,6 +116,7 @@ def open_monitor(choice="auto", rate_hz=None, device=None):
         rate_hz (float or None): sampling rate for polled sensors (default: the sensor's, 50 Hz for sysfs).
         device (str or None): the backend's device ('cpu', 'cuda'...); 'cpu' makes ``auto``
             prefer RAPL over NVML.
+        telemetry (bool): sample the board's telemetry in the monitor's thread (default True).
 
     Returns:
         PowerMonitor or UnavailableMonitor. ``auto`` never raises: without a usable sensor it
@@ -109,7 +127,8 @@ def open_monitor(choice="auto", rate_hz=None, device=None):
         SensorError: the sensor named by ``choice`` cannot be used here.
     """
     if choice == "none":
-        return UnavailableMonitor("power measurement turned off with --power none")
+        return UnavailableMonitor("power measurement turned off with --power none",
+                                  _telemetry() if telemetry else None)
     if choice != "auto":
         if choice not in AUTO_ORDER:
             raise UsageError("--power %s is not a sensor; use auto, none, or one of %s"
@@ -117,7 +136,8 @@ def open_monitor(choice="auto", rate_hz=None, device=None):
         sensor, reason = _try(choice)
         if sensor is None:
             raise SensorError("--power %s: %s (try --power auto)" % (choice, reason))
-        return PowerMonitor(sensor, rate_hz, chosen_because="asked for with --power %s" % choice)
+        return PowerMonitor(sensor, rate_hz, chosen_because="asked for with --power %s" % choice,
+                            telemetry=_telemetry(sensor) if telemetry else None)
     reasons = []
     for name in auto_order(device):
         sensor, reason = _try(name)
@@ -127,6 +147,7 @@ def open_monitor(choice="auto", rate_hz=None, device=None):
             continue
         because = "first usable sensor in auto order" + (" (%s)" % "; ".join(reasons) if reasons else "")
         log.info("power: %s, %s", name, because)
-        return PowerMonitor(sensor, rate_hz, chosen_because=because)
+        return PowerMonitor(sensor, rate_hz, chosen_because=because,
+                            telemetry=_telemetry(sensor) if telemetry else None)
     log.info("power: no sensor usable (%s)", "; ".join(reasons))
-    return UnavailableMonitor("no power sensor found: " + "; ".join(reasons))
+    return UnavailableMonitor("no power sensor found: " + "; ".join(reasons), _telemetry() if telemetry else None)

@@ -22,6 +22,11 @@ A polled sensor lists its ``channels`` (each with a ``rail``) and reads one in
 that cannot be read in one sample is left out of that sample's dict and its first reason is
 kept in ``problems``: a bad read never raises out of ``read``.
 
+Every sensor says what its total measures (:attr:`PowerSensor.scope`, one of :data:`SCOPES`) and
+how long a change of load takes to show in its readings (:attr:`PowerSensor.catch_up_s`: the
+averaging of the chip or the service behind it), so that the sweep can warm up long enough and
+a reader never compares energies of different scopes.
+
 A sensor, like a backend's session, is closed once and best effort (:meth:`PowerSensor.close`
 over ``close_impl``) and works as a context manager.
 """
@@ -35,6 +40,13 @@ from edgeprof.util import Closeable
 BOARD = "board"  # the module's (or machine's) input and its rails: INA3221, jtop, tegrastats
 GPU = "gpu"      # a GPU's own power or energy: NVML
 CPU = "cpu"      # the CPU package (and DRAM): RAPL
+
+# What a power record's total measures (its ``scope``): energies of different scopes are not comparable.
+MODULE_INPUT = "module_input"   # the module's input rail (VDD_IN, POM_5V_IN): the whole module
+SUM_OF_RAILS = "sum_of_rails"   # the sum of the monitored rails (AGX Xavier, AGX Orin): less than the module
+GPU_BOARD = "gpu_board"         # a discrete GPU board's own power (NVML)
+CPU_PACKAGE = "cpu_package"     # the CPU package and, where shown, DRAM (RAPL)
+SCOPES = (MODULE_INPUT, SUM_OF_RAILS, GPU_BOARD, CPU_PACKAGE)
 
 
 class SensorReadError(Exception):
@@ -90,6 +102,8 @@ class PowerSensor(Closeable):
         problems (dict): rail -> first reason a read of that rail failed.
         channels (list): what the default :meth:`read` reads, one :meth:`read_channel` each; every
             channel has a ``rail`` attribute (empty for sensors that push or override ``read``).
+        catch_up_s (float): how long after a change of load the readings show it in full (the
+            averaging behind each value); 0 for energy counters.
     """
 
     name = None
@@ -97,6 +111,7 @@ class PowerSensor(Closeable):
     counts_energy = False
     default_rate_hz = 50.0
     channels = ()
+    catch_up_s = 0.0
 
     def __init__(self, rails, total_rail, driver, paths, averaging=None):
         self.rails = list(rails)
@@ -109,6 +124,15 @@ class PowerSensor(Closeable):
     @property
     def total_is_sum(self):
         return self.total_rail is None
+
+    @property
+    def scope(self):
+        """What the total measures (:data:`SCOPES`): the module's input rail, or the sum of the rails."""
+        return SUM_OF_RAILS if self.total_is_sum else MODULE_INPUT
+
+    def telemetry_files(self):
+        """``{key: (machine path, scale)}`` the sensor adds to the window's telemetry (none by default)."""
+        return {}
 
     def note_problem(self, rail, reason):
         """Keep the first reason a rail could not be read (later ones are usually the same)."""
@@ -149,7 +173,9 @@ class PowerSensor(Closeable):
             "rails": self.rails,
             "total_rail": self.total_rail,
             "total_is_sum": self.total_is_sum,
+            "scope": self.scope,
             "averaging": self.averaging,
+            "catch_up_s": round(self.catch_up_s, 3),
             "method": "energy counter" if self.counts_energy else "power samples, trapezoid",
         }
 

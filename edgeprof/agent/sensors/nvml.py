@@ -5,6 +5,9 @@ Where every GPU has the total-energy counter (Volta and later:
 the window's energy is the counter's difference. Otherwise it polls
 ``nvmlDeviceGetPowerUsage`` (mW), which the driver averages over its own period (about 1 s on
 many boards). Never chosen on a Jetson: NVML there answers but reports no power.
+
+Only the GPUs the run can use are measured: those ``CUDA_VISIBLE_DEVICES`` names
+(``nvml_library.visible_indices``), all of them when it is unset.
 """
 import collections
 
@@ -20,20 +23,25 @@ Gpu = collections.namedtuple("Gpu", "rail handle")
 
 
 class NvmlSensor(PowerSensor):
-    """One rail per GPU (``GPU0``, ``GPU1``...); the total is their sum where there are several."""
+    """One rail per visible GPU (``GPU0``, ``GPU1``... by NVML index); the total is their sum."""
 
     name = NAME
     default_rate_hz = 20.0
+    scope = "gpu_board"
 
-    def __init__(self, pynvml, handles, names, counts_energy):
-        rails = ["GPU%d" % i for i in range(len(handles))]
+    def __init__(self, pynvml, handles, names, counts_energy, indices=None, visible_note=None):
+        indices = list(range(len(handles))) if indices is None else indices
+        rails = ["GPU%d" % i for i in indices]
         total = rails[0] if len(rails) == 1 else None
         method = "nvmlDeviceGetTotalEnergyConsumption (mJ)" if counts_energy else "nvmlDeviceGetPowerUsage (mW)"
+        paths = ["%s: %s via %s" % (rail, name, method) for rail, name in zip(rails, names)]
+        if visible_note:
+            paths.append("GPUs chosen by " + visible_note)
         super(NvmlSensor, self).__init__(
-            rails, total, "NVML %s" % nvml_library.driver_version(pynvml),
-            ["%s: %s via %s" % (rail, name, method) for rail, name in zip(rails, names)],
+            rails, total, "NVML %s" % nvml_library.driver_version(pynvml), paths,
             None if counts_energy else {"note": "the driver averages power over its own period (about 1 s)"})
         self.counts_energy = counts_energy
+        self.catch_up_s = 0.0 if counts_energy else 1.0
         self.channels = [Gpu(rail, handle) for rail, handle in zip(rails, handles)]
         self._pynvml = pynvml
 
@@ -58,18 +66,21 @@ def _has_energy_counter(pynvml, handle):
 
 
 def probe():
-    """An :class:`NvmlSensor` over every GPU NVML sees, or SensorError saying why not."""
+    """An :class:`NvmlSensor` over the GPUs the run can see, or SensorError saying why not."""
     if board.is_jetson():
         raise SensorError("NVML on a Jetson reports no power; edgeprof reads the INA3221 rails there")
     pynvml = nvml_library.start()
     try:
         count = pynvml.nvmlDeviceGetCount()
-        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-        names = [nvml_library.gpu_name(pynvml, h) for h in handles]
-        if not handles:
+        if not count:
             raise SensorError("NVML sees no GPU")
+        indices, note = nvml_library.visible_indices(pynvml, count)
+        if not indices:
+            raise SensorError("%s names no GPU NVML sees (%d GPUs)" % (note, count))
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in indices]
+        names = [nvml_library.gpu_name(pynvml, h) for h in handles]
         counts_energy = all(_has_energy_counter(pynvml, h) for h in handles)
-        sensor = NvmlSensor(pynvml, handles, names, counts_energy)
+        sensor = NvmlSensor(pynvml, handles, names, counts_energy, indices, note)
     except pynvml.NVMLError as exc:
         nvml_library.stop(pynvml)
         raise SensorError("NVML could not read the GPUs: %s" % exc)

@@ -6,7 +6,9 @@
 inside the package and ``psys`` overlaps it, so they are not added. The total is the sum of
 packages and DRAM. AMD processors show the same zones (intel_rapl driver, Zen and later).
 
-Since Linux 5.10 ``energy_uj`` is readable by root only (CVE-2020-8694); the reason then
+Since the fix for CVE-2020-8694 ``energy_uj`` is readable by root only. The fix is in Linux 5.10
+and was backported to the stable and distribution kernels of that time (a "5.4" kernel can be
+root-only too), so edgeprof goes by the permission it meets, not the version; the reason then
 says how to grant read access.
 """
 import re
@@ -69,6 +71,8 @@ class RaplSensor(PowerSensor):
     counts_energy = True
     default_rate_hz = 50.0
 
+    scope = "cpu_package"
+
     def __init__(self, counters):
         super(RaplSensor, self).__init__(
             [c.rail for c in counters], None, "intel_rapl (powercap)", [c.path for c in counters],
@@ -90,7 +94,8 @@ def probe():
     sensor.read()
     denied = [reason for reason in sensor.problems.values() if "permission denied" in reason]
     if denied:
-        raise SensorError("%s (root-only since Linux 5.10): %s" % (denied[0], PERMISSION_FIX))
+        raise SensorError("%s (root-only since the CVE-2020-8694 fix, Linux 5.10 and backports): %s"
+                          % (denied[0], PERMISSION_FIX))
     if sensor.problems:
         raise SensorError("RAPL counters unreadable: %s" % min(sensor.problems.values()))
     return sensor

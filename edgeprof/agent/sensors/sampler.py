@@ -1,18 +1,30 @@
 """A thread that reads one sensor at a set rate, and the window arithmetic over its samples.
 
-Samples are ``(t, {rail: value})`` with ``t`` from ``time.monotonic()`` (the middle of the
-read). A window ``[t0, t1]`` is marked by the caller with the same clock, so the energy covers
-exactly the window: power samples are integrated with the trapezoid rule, the values at
-``t0`` and ``t1`` interpolated linearly from the samples either side (held flat past the first
-or last sample); energy counters are interpolated at ``t0`` and ``t1`` and subtracted.
+Samples are ``(t, {rail: value})`` with ``t`` from ``time.monotonic()``. A polled sensor's sample
+is stamped at the middle of its read; a pushed reading (jtop, tegrastats) at its arrival: the
+source measured it when it sent it, and the wait before it says nothing about when that was. A
+window ``[t0, t1]`` is marked by the caller with the same clock, so the energy covers exactly the
+window: power samples are integrated with the trapezoid rule, the values at ``t0`` and ``t1``
+interpolated linearly from the samples either side (held flat past the first or last sample);
+energy counters are interpolated at ``t0`` and ``t1`` and subtracted.
+
+Polling is jittered: each period is drawn uniformly from ``[1 - JITTER, 1 + JITTER]`` times the
+nominal one (the mean rate is unchanged), so a sensor that returns an instantaneous snapshot (the
+hwmon INA3221 at its reset configuration, 1 sample per conversion) is not read in lockstep with a
+periodic inference loop, which would bias the mean.
+
+The same thread reads the board's telemetry (:mod:`edgeprof.agent.sensors.telemetry`) every
+``telemetry.PERIOD_S``, after a sensor read: the timed loop gets no extra work.
 
 The thread does as little as it can: one ``read()`` (a few small sysfs files), one append.
 """
 import logging
+import random
 import threading
 import time
 
 log = logging.getLogger("edgeprof")
+JITTER = 0.2   # +-20% of the polling period
 
 
 class Sampler(object):
@@ -21,11 +33,17 @@ class Sampler(object):
     Args:
         sensor (PowerSensor): polled at ``rate_hz``, or waited on when ``sensor.pushes``.
         rate_hz (float): polling rate for polled sensors.
+        telemetry (Telemetry or None): read every ``telemetry_period_s`` in the same thread.
     """
 
-    def __init__(self, sensor, rate_hz):
+    def __init__(self, sensor, rate_hz, telemetry=None, telemetry_period_s=0.1):
         self.sensor = sensor
         self.period_s = 1.0 / rate_hz
+        self.telemetry = telemetry
+        self.telemetry_period_s = telemetry_period_s
+        self._next_tick = 0.0
+        self._ticks = []
+        self._random = random.Random()
         self._samples = []
         self._changed = threading.Condition()
         self._stop = threading.Event()
@@ -45,20 +63,25 @@ class Sampler(object):
 
     def _run(self):
         if self.sensor.pushes:
+            timeout = max(self.period_s * 3, 0.5)
+            if self.telemetry is not None:
+                timeout = min(timeout, self.telemetry_period_s)
             while not self._stop.is_set():
-                self._take(lambda: self.sensor.wait_read(max(self.period_s * 3, 0.5)))
+                self._take(lambda: self.sensor.wait_read(timeout), pushed=True)
+                self._tick()
             return
         next_t = time.monotonic()
         while not self._stop.is_set():
             self._take(self.sensor.read)
-            next_t += self.period_s
+            self._tick()
+            next_t += self.period_s * self._random.uniform(1.0 - JITTER, 1.0 + JITTER)
             delay = next_t - time.monotonic()
             if delay < 0:
                 next_t = time.monotonic()
                 delay = 0
             self._stop.wait(delay)
 
-    def _take(self, read):
+    def _take(self, read, pushed=False):
         before = time.monotonic()
         try:
             values = read()
@@ -69,21 +92,40 @@ class Sampler(object):
             self._stop.wait(self.period_s)
         if values is None:
             return
-        stamp = (before + time.monotonic()) / 2.0
+        after = time.monotonic()
+        stamp = after if pushed else (before + after) / 2.0
         with self._changed:
             self._samples.append((stamp, values))
             self._changed.notify_all()
 
+    def _tick(self):
+        """Read the telemetry when its period is due (never more often, whatever the sensor's rate)."""
+        if self.telemetry is None:
+            return
+        now = time.monotonic()
+        if now < self._next_tick:
+            return
+        self._next_tick = now + self.telemetry_period_s
+        try:
+            tick = self.telemetry.read()
+        except Exception as exc:  # noqa: BLE001 - telemetry is a bonus: it never stops power sampling
+            log.debug("telemetry read failed: %s", exc)
+            return
+        stamp = (now + time.monotonic()) / 2.0
+        with self._changed:
+            self._ticks.append((stamp, tick))
+
     def forget_before(self, t):
         """Drop samples older than ``t``, keeping the last one before it (for interpolation)."""
         with self._changed:
-            keep_from = 0
-            for i, (stamp, _) in enumerate(self._samples):
-                if stamp < t:
-                    keep_from = i
-                else:
-                    break
-            del self._samples[:keep_from]
+            for held in (self._samples, self._ticks):
+                keep_from = 0
+                for i, (stamp, _) in enumerate(held):
+                    if stamp < t:
+                        keep_from = i
+                    else:
+                        break
+                del held[:keep_from]
 
     def wait_past(self, t, timeout_s):
         """Wait until a sample stamped after ``t`` exists (at most ``timeout_s``)."""
@@ -100,6 +142,11 @@ class Sampler(object):
         """A copy of the samples held now."""
         with self._changed:
             return list(self._samples)
+
+    def ticks(self):
+        """A copy of the telemetry ticks held now: ``[(t, {key: value})]``."""
+        with self._changed:
+            return list(self._ticks)
 
 
 def value_at(series, t):

@@ -3,10 +3,15 @@
 Formats (the first number is the reading at that moment, the next the running average):
 
 - L4T 28/32: ``... VDD_IN 3056/3056 VDD_SYS_GPU 152/152 ...`` (mW, no unit);
-- JetPack 5: ``MM-DD-YYYY HH:MM:SS RAM ... VDD_IN 4556mW/4556mW ...`` (a timestamp prefix);
-- JetPack 6+: ``VDD_GPU_SOC 5139mW/5139mW/5139mW`` (a third value).
+- JetPack 5 and 6: ``MM-DD-YYYY HH:MM:SS RAM ... VDD_IN 4556mW/4556mW ...`` (a timestamp prefix,
+  two values);
+- JetPack 7.2 (L4T R39.2): ``VDD_GPU_SOC 5139mW/5139mW/5139mW`` (a third value), as in jetson-stats'
+  test line "from a Jetson AGX Orin Developer Kit running JetPack 7.2" (``jtop/tests/test_06_tegra_parse.py``).
 
-edgeprof starts ``tegrastats --interval 100`` itself and reads its lines as they come.
+The binary is ``/usr/bin/tegrastats``; on L4T 28 it lives in ``/home/nvidia`` (jetson-stats 3.1.4
+``jtop/service.py``: ``PATH_TEGRASTATS = ['/usr/bin/tegrastats', '/home/nvidia/tegrastats']``).
+edgeprof starts ``tegrastats --interval 100`` itself and reads its lines as they come; each line is
+stamped when it arrives (tegrastats prints the INA3221 reading of that moment).
 """
 import os
 import re
@@ -22,6 +27,7 @@ from edgeprof.agent.sensors.ina3221 import NOT_RAILS, total_rail_of
 NAME = "tegrastats"
 MEASURES = BOARD
 BINARY = "/usr/bin/tegrastats"
+BINARIES = (BINARY, "/home/nvidia/tegrastats")
 INTERVAL_MS = 100
 FIRST_LINE_TIMEOUT_S = 5.0
 
@@ -99,6 +105,7 @@ class TegrastatsSensor(PowerSensor):
             {"interval_ms": INTERVAL_MS,
              "note": "tegrastats prints the INA3221 reading of each interval; no averaging of its own"})
         self.default_rate_hz = 1000.0 / INTERVAL_MS
+        self.catch_up_s = 2 * INTERVAL_MS / 1000.0
         self._reader = reader
 
     def wait_read(self, timeout_s):
@@ -123,18 +130,19 @@ def probe():
     """A running :class:`TegrastatsSensor` on a Jetson, or SensorError saying why not."""
     if not board.is_jetson():
         raise SensorError("not a Jetson (no /etc/nv_tegra_release, no Jetson device-tree model)")
-    binary = sysroot.path(BINARY)
-    if not os.access(binary, os.X_OK):
-        raise SensorError("%s not found or not executable" % BINARY)
+    found = [b for b in BINARIES if os.access(sysroot.path(b), os.X_OK)]
+    if not found:
+        raise SensorError("%s not found or not executable" % " or ".join(BINARIES))
+    name, binary = found[0], sysroot.path(found[0])
     interval = ["--interval", str(INTERVAL_MS)]
     try:
         process = subprocess.Popen([binary] + interval, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError as exc:
-        raise SensorError("could not start %s: %s" % (BINARY, exc.strerror or exc))
+        raise SensorError("could not start %s: %s" % (name, exc.strerror or exc))
     reader = LineReader(process)
     line = reader.next_line(FIRST_LINE_TIMEOUT_S)
     rails = parse_line(line) if line else {}
     if not rails:
         reader.close()
-        raise SensorError("%s printed no power rails within %.0f s" % (BINARY, FIRST_LINE_TIMEOUT_S))
-    return TegrastatsSensor(reader, [BINARY] + interval, rails)
+        raise SensorError("%s printed no power rails within %.0f s" % (name, FIRST_LINE_TIMEOUT_S))
+    return TegrastatsSensor(reader, [name] + interval, rails)

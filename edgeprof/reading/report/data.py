@@ -25,6 +25,7 @@ class Setup:
         self.is_jetson = is_jetson
         self.power_reason = power_reason
         self.power_scope = None   # what the power sensor measures (module_input, gpu_board...), when recorded
+        self.throttled_runs = []  # {"model", "batch", "reasons"} of the runs whose board_state says throttled
         self.calibration = None   # int8: the calibration set the backend options name, when any
         self.key = slug(f"{board_slug}-{backend}-{precision}")
         on_device = f" ({device})" if device else ""
@@ -34,7 +35,7 @@ class Setup:
         return {"key": self.key, "label": self.label, "board": self.board_slug,
                 "board_model": self.board_model, "backend": self.backend,
                 "precision": self.precision, "device": self.device, "power_reason": self.power_reason,
-                "power_scope": self.power_scope}
+                "power_scope": self.power_scope, "throttled_runs": list(self.throttled_runs)}
 
 
 class Dataset:
@@ -112,12 +113,25 @@ def net_power(power):
     return power["total_mean_w"] - power["idle_w"]
 
 
+def throttle_of(run):
+    """``(throttled, reasons)`` of a run: its ``board_state`` (which the sweep fills from the in-window
+    telemetry), or its ``telemetry`` where only that says it; ``(None, [])`` when neither was recorded."""
+    for section in (run.get("board_state"), run.get("telemetry")):
+        if isinstance(section, dict) and section.get("throttled") is not None:
+            return bool(section["throttled"]), list(section.get("reasons") or section.get("throttle_reasons") or [])
+    return None, []
+
+
 def run_row(setup, model_name, run, accuracy=None):
     """The tidy row of one run entry: units in the names, ``None`` where not measured.
 
-    ``accuracy`` is the profile's measured top-1 (percent) when it has one.
+    ``accuracy`` is the profile's measured top-1 (percent) when it has one. A throttled run keeps its
+    numbers and is marked (``throttled``, and in its setup's ``throttled_runs``).
     """
     power = run.get("power") or {}
+    throttled, reasons = throttle_of(run)
+    if throttled:
+        setup.throttled_runs.append({"model": model_name, "batch": run["batch"], "reasons": reasons})
     memory_bytes, memory_source, memory_kind = _memory(run, setup.is_jetson)
     latency = run.get("latency_ms") or {}
     return {
@@ -135,6 +149,7 @@ def run_row(setup, model_name, run, accuracy=None):
         "memory_bytes": memory_bytes, "memory_source": memory_source, "memory_kind": memory_kind,
         "fc_share": fc_share_of(run),
         "top1_measured": accuracy, "int8_calibrated": _calibrated(setup, run),
+        "throttled": throttled,
     }
 
 

@@ -27,6 +27,17 @@ def _md_table(header, rows):
     return lines
 
 
+def throttled_line(found):
+    """The setup's throttled runs in one sentence, or None when there are none."""
+    runs = found["setup"].get("throttled_runs") or []
+    if not runs:
+        return None
+    items = ", ".join(f"{r['model']} batch {r['batch']}" + (f" ({r['reasons'][0]})" if r["reasons"] else "")
+                      for r in runs)
+    return (f"throttled during the window ({len(runs)} runs; their numbers are kept, but they ran slower and drew "
+            f"a different power than an unthrottled run): {items}")
+
+
 def markdown(results, drawn):
     """findings.md: every finding with its number, per setup, then the figures that are absent and why."""
     lines = ["# Findings", "", f"edgeprof {__version__}, from {len(results['files'])} profile files.", ""]
@@ -34,6 +45,8 @@ def markdown(results, drawn):
     lines += [f"- **{title}**: {text}", ""]
     for found in results["setups"]:
         lines += [f"## {found['setup']['label']}", "", runs_line(found), ""]
+        if throttled_line(found):
+            lines += [f"**Marked:** {throttled_line(found)}", ""]
         lines += [f"- **{t}**: {x}" for t, x in setup_summaries(found)]
         lines += ["", "### Predicting from operations (out of sample)", ""]
         lines += _md_table(PREDICTION_HEADER, prediction_rows(found))
@@ -104,7 +117,9 @@ def page(results, drawn):
              _html_list([density_summary(results["density"])]),
              "".join(_figure_html(e) for e in figures_of(None) if e["id"] != "across")]
     for found in results["setups"]:
+        marked = throttled_line(found)
         parts += [f"<h2>{_h(found['setup']['label'])}</h2>", f"<p>{_h(runs_line(found))}</p>",
+                  f'<p class="absent"><b>Marked:</b> {_h(marked)}</p>' if marked else "",
                   "<h3>Findings</h3>", _html_list(setup_summaries(found)),
                   "<h3>Predicting from operations (out of sample)</h3>",
                   _html_table(PREDICTION_HEADER, prediction_rows(found)),
