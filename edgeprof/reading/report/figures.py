@@ -142,13 +142,29 @@ def accuracy(ctx):
     return fig
 
 
-def _blobs(ax, ctx, rows, x, y, area):
-    """One named blob per row (``row['model']``) at (row[x], row[y]) with area ``area(row)``."""
+def _blobs(ax, ctx, rows, x, y, area, labels=None):
+    """One named blob per row (``row['model']``) at (row[x], row[y]) with area ``area(row)``;
+    ``labels``: (x label, y label) for the axes."""
     label = _labeller(ax)
     for r in rows:
         ax.scatter(r[x], r[y], s=BLOB_MIN + area(r), color=ctx.color(r["model"]), alpha=0.6, edgecolors="k")
         label(r["model"], r[x], r[y])
     ax.grid(True, alpha=0.3)
+    if labels:
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1])
+
+
+def _present(found):
+    """``found`` when the finding was computed; else the figure is absent for the finding's reason."""
+    if found["status"] != "ok":
+        raise Absent(found["reason"])
+    return found
+
+
+def _by_params(row):
+    """Blob area proportional to the parameters, as in the paper's figures."""
+    return BLOB_PER_MPARAM * row["params_m"]
 
 
 def accuracy_vs_ops(ctx):
@@ -163,9 +179,7 @@ def accuracy_vs_ops(ctx):
     ax.scatter([p["gops"] for p in paper], [p["top1"] for p in paper],
                s=[BLOB_MIN + BLOB_PER_MPARAM * p["params_m"] for p in paper],
                facecolors="none", edgecolors="0.7", label="paper (Jetson TX1, Fig. 2)")
-    _blobs(ax, ctx, models, "gops", "top1", lambda r: BLOB_PER_MPARAM * r["params_m"])
-    ax.set_xlabel("operations per image [G-Ops]")
-    ax.set_ylabel("top-1 accuracy [%]")
+    _blobs(ax, ctx, models, "gops", "top1", _by_params, ("operations per image [G-Ops]", "top-1 accuracy [%]"))
     _legend(ax)
     return fig
 
@@ -182,9 +196,7 @@ def time_vs_batch(ctx):
 
 def power_vs_batch(ctx):
     """Paper Fig. 4: net power (total minus idle) against batch size; total power thin and dotted."""
-    found = ctx.found["power"]
-    if found["status"] != "ok":
-        raise Absent(found["reason"])
+    found = _present(ctx.found["power"])
     net = found["net_mean_w"] is not None
     fig, ax = _lines_per_model(ctx, "net_w" if net else "power_w")
     if net:
@@ -211,9 +223,7 @@ def memory_vs_batch(ctx):
 
 def memory_vs_params(ctx):
     """Paper Fig. 6: memory against parameter memory (MB of fp32 parameters), with the paper's line."""
-    fit = ctx.found["memory_vs_params"]
-    if fit["status"] != "ok":
-        raise Absent(fit["reason"])
+    fit = _present(ctx.found["memory_vs_params"])
     fig, (ax,) = _figure()
     _blobs(ax, ctx, fit["points"], "params_mb", "memory_mb", lambda r: 28.0)
     xs = [0.0, max(p["params_mb"] for p in fit["points"])]
@@ -230,9 +240,7 @@ def memory_vs_params(ctx):
 
 def _panels(ctx, finding):
     """One panel per batch size the finding was tested at: (fig, [(ax, part)])."""
-    found = ctx.found[finding]
-    if found["status"] != "ok":
-        raise Absent(found["reason"])
+    found = _present(ctx.found[finding])
     parts = [p for p in found["batches"] if p["status"] == "ok"]
     fig, axes = _figure(len(parts))
     for ax, part in zip(axes, parts):
@@ -244,12 +252,11 @@ def ops_vs_time(ctx):
     """Paper Fig. 7: operations against time per image, blob area proportional to parameters."""
     fig, panels = _panels(ctx, "time_vs_ops")
     for ax, part in panels:
-        _blobs(ax, ctx, part["points"], "per_image_ms", "gops", lambda r: BLOB_PER_MPARAM * r["params_m"])
+        _blobs(ax, ctx, part["points"], "per_image_ms", "gops", _by_params,
+               ("inference time per image [ms]", "operations per image [G-Ops]"))
         gops = [0.0, max(p["gops"] for p in part["points"])]
         ax.plot([part["intercept_ms"] + part["slope_ms_per_gop"] * g for g in gops], gops, color="0.3",
                 linestyle="--", label=f"time = {part['intercept_ms']:.2f} ms + {part['slope_ms_per_gop']:.3f} ms/G-Op")
-        ax.set_xlabel("inference time per image [ms]")
-        ax.set_ylabel("operations per image [G-Ops]")
         _legend(ax)
     return fig
 
@@ -258,9 +265,8 @@ def ops_vs_power(ctx):
     """Paper Fig. 8: operations against (net) power, blob area proportional to parameters."""
     fig, panels = _panels(ctx, "ops_vs_power")
     for ax, part in panels:
-        _blobs(ax, ctx, part["points"], "power_w", "gops", lambda r: BLOB_PER_MPARAM * r["params_m"])
-        ax.set_xlabel(ctx.found["ops_vs_power"]["basis"].split(" (")[0] + " [W]")
-        ax.set_ylabel("operations per image [G-Ops]")
+        _blobs(ax, ctx, part["points"], "power_w", "gops", _by_params,
+               (ctx.found["ops_vs_power"]["basis"].split(" (")[0] + " [W]", "operations per image [G-Ops]"))
     return fig
 
 
@@ -300,9 +306,7 @@ def accuracy_vs_energy(ctx):
 
 def density(ctx):
     """Paper Fig. 10: top-1 accuracy per million parameters."""
-    found = ctx.results["density"]
-    if found["status"] != "ok":
-        raise Absent(found["reason"])
+    found = _present(ctx.results["density"])
     rows = found["models"]
     fig, (ax,) = _figure()
     names = [r["model"] for r in rows]
@@ -330,9 +334,7 @@ def fc_share(ctx):
 
 def across(ctx):
     """Fig. C (beyond the paper): speed-up and energy ratio of each setup against the first, per model."""
-    found = ctx.results["across"]
-    if found["status"] != "ok":
-        raise Absent(found["reason"])
+    found = _present(ctx.results["across"])
     fig, axes = _figure(2)
     names = sorted({r["model"] for s in found["setups"] for r in s["models"]})
     width = 0.8 / len(found["setups"])
