@@ -101,7 +101,8 @@ def telemetry_checks():
         return any(k.startswith(prefix) for k in keys)
 
     gpu = machine.gpu_devfreq()
-    rows = [_row("telemetry: CPU clocks", has("cpu_mhz:"), "from %s" % telemetry.cpu_source,
+    cpu = "from %s" % telemetry.cpu_source if telemetry.cpu_source else "no CPU clock readable"
+    rows = [_row("telemetry: CPU clocks", has("cpu_mhz:"), cpu,
                  "no cpufreq files under /sys/devices/system/cpu"),
             _row("telemetry: memory", bool(telemetry.meminfo), "MemAvailable from /proc/meminfo",
                  "/proc/meminfo unreadable")]
