@@ -79,7 +79,6 @@ class TensorRTSession(Session):
         self._ring = []
         self._grow_ring(1)  # the warm-up reuses one slot; start_device_window sizes the ring
         self._window = None
-        self._enqueue_s = []
         self._device_free_before = free_before
         self._device_free_delta = free_before - cuda.free_device_bytes()
 
@@ -197,8 +196,7 @@ class TensorRTSession(Session):
         """Allocate events for about ``expected_runs`` runs (at most RING_MAX_RUNS), before the window."""
         with self._cuda.active():
             self._grow_ring(min(max(int(expected_runs), RING_MIN_RUNS), RING_MAX_RUNS))
-        self._window = {"runs": 0, "read_early": 0, "h2d_ms": [], "compute_ms": [], "d2h_ms": []}
-        self._enqueue_s = []
+        self._window = {"runs": 0, "read_early": 0, "h2d_ms": [], "compute_ms": [], "d2h_ms": [], "enqueue_s": []}
 
     def device_times(self):
         """The window's per-run H2D, GPU compute, D2H and enqueue times in ms, read now (after the window)."""
@@ -211,7 +209,7 @@ class TensorRTSession(Session):
                 self._read(ring[run % len(ring)], window)
         self._facts["device_times_read_in_window"] = window["read_early"]
         return {"h2d_ms": window["h2d_ms"], "compute_ms": window["compute_ms"], "d2h_ms": window["d2h_ms"],
-                "enqueue_ms": [s * 1000.0 for s in self._enqueue_s[:window["runs"]]]}
+                "enqueue_ms": [s * 1000.0 for s in window["enqueue_s"]]}
 
     # the Session interface --------------------------------------------------------------------
     def run_impl(self):
@@ -231,7 +229,8 @@ class TensorRTSession(Session):
                 cuda.dtoh_async(tensor["host"], tensor["device"], stream)
             cuda.record(events[3], stream)
             cuda.wait(events[3])
-        self._enqueue_s.append(t1 - t0)
+        if self._window is not None:  # outside a window (warm-up) nobody reads it: keep nothing
+            self._window["enqueue_s"].append(t1 - t0)
 
     def memory(self):
         io_bytes = sum(t["host"].nbytes for t in self._tensors)
