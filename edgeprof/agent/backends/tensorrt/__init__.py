@@ -83,7 +83,6 @@ class TensorRTBackend(Backend):
                            help="builder workspace in MiB (%d, sized for a 4 GB board; always set explicitly)"
                                 % DEFAULT_WORKSPACE_MB)
         group.add_argument("--calib-dir", help="images for int8 calibration (without: timing-only int8)")
-        group.add_argument("--layers", action="store_true", help="also time each layer (separate run)")
         group.add_argument("--engine-cache", default=DEFAULT_CACHE_DIR,
                            help="engine cache folder (default %s)" % DEFAULT_CACHE_DIR)
         group.add_argument("--rebuild", action="store_true", help="rebuild engines even when cached")
@@ -94,6 +93,7 @@ class TensorRTBackend(Backend):
 
     @classmethod
     def options(cls, args):
+        """``layers`` comes from the common ``sweep --layers`` (edgeprof/commands/sweep.py)."""
         recorded = {"workspace_mb": args.workspace_mb, "calib_dir": args.calib_dir, "layers": args.layers,
                     "cuda_sync": args.cuda_sync}
         return recorded, {"cache_dir": os.path.expanduser(args.engine_cache), "rebuild": args.rebuild}

@@ -146,8 +146,8 @@ def _per_layer(dataset, setup):
         if row["fc_share"] is not None:
             by_model.setdefault(row["model"], []).append((row["batch"], row["fc_share"]))
     if not by_model:
-        return absent("no per-layer timings (runs have no fc_share; edgeprof sweep --backend tensorrt "
-                      "--layers records it)")
+        return absent("no per-layer timings (runs have no fc_share; edgeprof sweep --layers records it, "
+                      "with any backend)")
     models = []
     for name, pairs in sorted(by_model.items()):
         pairs.sort()
