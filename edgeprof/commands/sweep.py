@@ -35,6 +35,9 @@ def configure(parser):
                             "round in a random order; the spread between trials is recorded (default 1)")
     proto.add_argument("--seed", type=non_negative_int,
                        help="seed of the random order (default: a fresh one, recorded in each run's order)")
+    proto.add_argument("--layers", action="store_true",
+                       help="also time each layer, in profiled runs of their own after the timed window (any "
+                            "backend): records fc_share and the time per layer type")
     power = parser.add_argument_group("power")
     power.add_argument("--power", default="auto", choices=("auto", "none") + sensors.AUTO_ORDER,
                        help="power sensor: auto (the first that works: the Jetson's rails first, then NVML "
@@ -52,9 +55,9 @@ def configure(parser):
 
 
 def build_config(args):
-    models = resolve(args.models, args.only)
     backend, note = backends.choose(args.backend, board.identity()["is_jetson"])
     backend.check_precision(args.precision)
+    models = resolve(args.models, args.only, args.precision, backend.ONNX_PER_PRECISION)
     options, runtime_options = backend.options(args)
     monitor = sensors.open_monitor(args.power, args.power_rate_hz, device=backend.device(options))
     # warm up at least as long as the power sensor's own averaging needs to catch up with the load

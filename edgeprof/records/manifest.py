@@ -28,9 +28,27 @@ ENTRY_FIELDS = {
     "weight_bytes": (int, False), "fc_params": (int, False), "fc_macs": (int, False),
     "file_bytes": (int, False), "top1": (_NUMBER, False), "top5": (_NUMBER, False),
     "accuracy_source": (str, False), "weights": (str, True), "numeric_check": (dict, False),
-    "exported": (str, False), "export_seconds": (_NUMBER, False),
+    "exported": (str, False), "export_seconds": (_NUMBER, False), "preprocess": (dict, False),
+    "variants": (dict, False),
 }
 NUMERIC_CHECK_FIELDS = {"max_abs_diff": (_NUMBER, True), "tolerance": (_NUMBER, True)}
+# The evaluation preprocessing (docs/models.md): resize the shorter side, centre crop [h, w], /scale,
+# (x - mean) / std per channel.
+PREPROCESS_FIELDS = {
+    "resize": (int, True), "crop": (list, True), "mean": (list, True), "std": (list, True),
+    "color": (str, True), "interpolation": (str, True), "scale": (_NUMBER, True), "source": (str, False),
+}
+COLORS = ("RGB", "BGR")
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "box", "hamming", "lanczos")
+# variants: precision -> a file derived from the entry's fp32 file.
+VARIANT_PRECISIONS = ("fp16", "int8")
+VARIANT_FIELDS = {
+    "file": (str, True), "sha256": (str, True), "file_bytes": (int, False), "made_by": (str, True),
+    "from_sha256": (str, False), "calibration": (dict, False), "check": (dict, False),
+    "clamped_values": (int, False), "exported": (str, False), "export_seconds": (_NUMBER, False),
+}
+CALIBRATION_FIELDS = {"dir": (str, False), "images": (int, True), "fingerprint": (str, False),
+                      "random": (bool, True), "seed": (int, False)}
 
 
 def _check_entry(entry, index, source, seen):
@@ -54,6 +72,51 @@ def _check_entry(entry, index, source, seen):
                              "got %r" % (source, where, entry["input_shape"]))
     if entry.get("numeric_check") is not None:
         check_fields(entry["numeric_check"], NUMERIC_CHECK_FIELDS, where + ".numeric_check", source, InputFileError)
+    if entry.get("preprocess") is not None:
+        _check_preprocess(entry["preprocess"], where + ".preprocess", source)
+    for precision, variant in sorted((entry.get("variants") or {}).items()):
+        _check_variant(variant, precision, "%s.variants.%s" % (where, precision), source)
+
+
+def _bad(source, name, what, value):
+    return InputFileError("%s: field '%s' must be %s, got %r" % (source, name, what, value))
+
+
+def _check_preprocess(pre, where, source):
+    check_fields(pre, PREPROCESS_FIELDS, where, source, InputFileError)
+    if pre["resize"] < 1:
+        raise _bad(source, where + ".resize", "a positive integer", pre["resize"])
+    if len(pre["crop"]) != 2 or not all(type_ok(v, int) and v > 0 for v in pre["crop"]):
+        raise _bad(source, where + ".crop", "[height, width] in pixels", pre["crop"])
+    for key in ("mean", "std"):
+        if len(pre[key]) != 3 or not all(type_ok(v, _NUMBER) for v in pre[key]):
+            raise _bad(source, "%s.%s" % (where, key), "3 numbers (R, G, B)", pre[key])
+    if any(v == 0 for v in pre["std"]) or pre["scale"] == 0:
+        raise _bad(source, where + ".std", "non-zero, with a non-zero scale", pre["std"])
+    if pre["color"] not in COLORS:
+        raise _bad(source, where + ".color", "one of %s" % ", ".join(COLORS), pre["color"])
+    if pre["interpolation"] not in INTERPOLATIONS:
+        raise _bad(source, where + ".interpolation", "one of %s" % ", ".join(INTERPOLATIONS), pre["interpolation"])
+
+
+def _check_variant(variant, precision, where, source):
+    if precision not in VARIANT_PRECISIONS:
+        raise InputFileError("%s: field '%s' is not a variant precision (they are %s)"
+                             % (source, where, ", ".join(VARIANT_PRECISIONS)))
+    if not isinstance(variant, dict):
+        raise _bad(source, where, "a mapping", variant)
+    check_fields(variant, VARIANT_FIELDS, where, source, InputFileError)
+    if os.path.isabs(variant["file"]):
+        raise _bad(source, where + ".file", "relative to the manifest's folder", variant["file"])
+    calibration = variant.get("calibration")
+    if precision == "int8" and calibration is None:
+        raise InputFileError("%s: field '%s.calibration' is missing (an int8 file says what it was calibrated on)"
+                             % (source, where))
+    if calibration is not None:
+        check_fields(calibration, CALIBRATION_FIELDS, where + ".calibration", source, InputFileError)
+        if not calibration["random"] and not (calibration.get("dir") and calibration.get("fingerprint")):
+            raise InputFileError("%s: field '%s.calibration' names no dir and fingerprint but is not random"
+                                 % (source, where))
 
 
 def validate(data, source="<manifest>"):
@@ -128,22 +191,26 @@ def model_path(entry, manifest_dir):
     return os.path.join(os.path.abspath(manifest_dir), entry["file"])
 
 
-def verify_file(entry, manifest_dir):
+def verify_file(entry, manifest_dir, precision=None):
     """Check that an entry's file exists and has the sha256 the manifest records.
 
     Args:
         entry: one entry of :func:`entries`.
         manifest_dir: the folder that holds the manifest (entry files are relative to it).
+        precision: ``None`` for the entry's own (fp32) file, else a key of its ``variants``.
 
     Returns:
         The absolute path of the model file.
     """
-    path = model_path(entry, manifest_dir)
+    record = entry if precision is None else entry["variants"][precision]
+    what = entry["name"] if precision is None else "%s %s" % (entry["name"], precision)
+    redo = "" if precision is None else " --precision %s" % precision
+    path = model_path(record, manifest_dir)
     manifest_file = os.path.join(manifest_dir, FILE_NAME)
     if not os.path.isfile(path):
-        raise InputFileError("%s (model %s) is missing; run edgeprof export again or fix %s"
-                             % (path, entry["name"], manifest_file))
-    if sha256_file(path) != entry["sha256"]:
-        raise InputFileError("%s (model %s) differs from the manifest; re-export with edgeprof export "
-                             "--force or fix %s" % (path, entry["name"], manifest_file))
+        raise InputFileError("%s (model %s) is missing; run edgeprof export%s again or fix %s"
+                             % (path, what, redo, manifest_file))
+    if sha256_file(path) != record["sha256"]:
+        raise InputFileError("%s (model %s) differs from the manifest; re-export with edgeprof export%s "
+                             "--force or fix %s" % (path, what, redo, manifest_file))
     return path

@@ -15,7 +15,9 @@ import shutil
 import time
 
 from edgeprof.records import manifest
-from edgeprof.workstation import zoo
+from edgeprof.workstation import calibration as calibration_sets
+from edgeprof.workstation import precision as variants
+from edgeprof.workstation import preprocessing, zoo
 from edgeprof.errors import ExportError, InputFileError, UsageError
 from edgeprof.records.files import sha256_file
 from edgeprof.records.profile import now_iso
@@ -200,7 +202,7 @@ def export_model(model, out_dir, weights="none", opset=DEFAULT_OPSET):
     entry.update({"top1": None, "top5": None, "accuracy_source": None})
     entry.update(zoo.published_accuracy(model))
     entry.update({"weights": weights, "definition": _definition(model, weights),
-                  "numeric_check": check, "exported": now_iso(),
+                  "preprocess": preprocessing.for_zoo(model), "numeric_check": check, "exported": now_iso(),
                   "export_seconds": round(time.time() - started, 2)})
     return entry
 
@@ -211,11 +213,7 @@ def is_current(entry, model, weights, opset, out_dir):
         return False
     if entry.get("input_shape") != [3, model.input_size, model.input_size]:
         return False
-    try:
-        manifest.verify_file(entry, out_dir)
-    except InputFileError:
-        return False
-    return True
+    return _intact(entry, out_dir)
 
 
 def _progress(entry, what):
@@ -225,11 +223,36 @@ def _progress(entry, what):
              entry["file"])
 
 
-def export_models(models, out_dir, weights="none", opset=DEFAULT_OPSET, force=False):
+def add_variants(data, manifest_path, entry, old, precisions, calibration=None, force=False):
+    """Make the fp16/int8 variants asked for of one saved entry, then save the manifest again.
+
+    Args:
+        old: the entry before this export (its variants are kept while they match the fp32 file).
+        calibration: a :class:`~edgeprof.workstation.calibration.CalibrationSet` (default: random).
+
+    Returns:
+        list of "precision: message" for the variants that failed.
+    """
+    calibration = calibration or calibration_sets.random_set()
+    out_dir = os.path.dirname(os.path.abspath(manifest_path))
+    done = variants.update_variants(entry, old, out_dir, precisions, calibration, force)
+    if entry != old or any(what == "made" for _, what, _ in done):
+        manifest.put(data, entry)
+        manifest.save(manifest_path, data)
+    return ["%s: %s" % (precision, message) for precision, what, message in done if what == "FAILED"]
+
+
+def export_models(models, out_dir, weights="none", opset=DEFAULT_OPSET, force=False, precisions=("fp32",),
+                  calibration=None):
     """Export several zoo models, updating ``<out_dir>/manifest.yaml`` after each one.
 
     A model already in the manifest with the same weights, opset and input shape, whose file is
-    intact, is skipped unless ``force``. A model that fails is reported and the others go on.
+    intact, is skipped unless ``force``; so is a variant made from that file (and, for int8, from the
+    same calibration set). A model that fails is reported and the others go on.
+
+    Args:
+        precisions: ``fp32`` (always made) and the variants to make from it: ``fp16``, ``int8``.
+        calibration: the int8 calibration set (default: random, with a warning).
 
     Returns:
         list of (name, message) for the models that failed (empty when all succeeded).
@@ -244,18 +267,23 @@ def export_models(models, out_dir, weights="none", opset=DEFAULT_OPSET, force=Fa
         old = manifest.find(data, model.name)
         if not force and is_current(old, model, weights, opset, out_dir):
             log.info("%-14s unchanged, not exported again (--force to redo)", model.name)
-            continue
-        try:
-            entry = export_model(model, out_dir, weights, opset)
-        except Exception as exc:  # one model's failure must not lose the others
-            message = " ".join(str(exc).split()) or type(exc).__name__
-            log.debug("export of %s failed", model.name, exc_info=True)
-            log.error("%-14s FAILED: %s", model.name, message)
-            failed.append((model.name, message))
-            continue
-        manifest.put(data, entry)
-        manifest.save(manifest_path, data)
-        _progress(entry, "exported")
+            entry = dict(old)
+            entry.setdefault("preprocess", preprocessing.for_zoo(model))
+        else:
+            try:
+                entry = export_model(model, out_dir, weights, opset)
+            except Exception as exc:  # one model's failure must not lose the others
+                message = " ".join(str(exc).split()) or type(exc).__name__
+                log.debug("export of %s failed", model.name, exc_info=True)
+                log.error("%-14s FAILED: %s", model.name, message)
+                failed.append((model.name, message))
+                continue
+            manifest.put(data, entry)
+            manifest.save(manifest_path, data)
+            _progress(entry, "exported")
+        bad = add_variants(data, manifest_path, entry, old, precisions, calibration, force)
+        if bad:
+            failed.append((model.name, "; ".join(bad)))
     return failed
 
 
@@ -284,7 +312,8 @@ def _place(source, dest, link):
             os.unlink(tmp)
 
 
-def add_onnx(source, name, out_dir, family="custom", link=False, top1=None, top5=None, force=False):
+def add_onnx(source, name, out_dir, family="custom", link=False, top1=None, top5=None, force=False,
+             precisions=("fp32",), calibration=None):
     """Bring a user's ONNX file into the models folder and the manifest, with its static costs.
 
     Args:
@@ -292,6 +321,7 @@ def add_onnx(source, name, out_dir, family="custom", link=False, top1=None, top5
         name: the model's name in the manifest (the file becomes ``<out_dir>/<name>.onnx``).
         link: symlink the file instead of copying it.
         top1, top5: the model's accuracy in percent, when the user knows it.
+        precisions, calibration: the variants to make, as for :func:`export_models`.
 
     Returns:
         The manifest entry (dict).
@@ -312,13 +342,11 @@ def add_onnx(source, name, out_dir, family="custom", link=False, top1=None, top5
     data = manifest.load_or_new(manifest_path)
     digest = sha256_file(source)
     old = manifest.find(data, name)
-    if not force and old is not None and old.get("sha256") == digest:
-        try:
-            manifest.verify_file(old, out_dir)
-            log.info("%-14s unchanged, not added again (--force to redo)", name)
-            return old
-        except InputFileError:
-            pass
+    if not force and old is not None and old.get("sha256") == digest and _intact(old, out_dir):
+        log.info("%-14s unchanged, not added again (--force to redo)", name)
+        entry = dict(old)
+        entry.setdefault("preprocess", preprocessing.for_user_model(old["input_shape"]))
+        return _user_variants(data, manifest_path, entry, old, precisions, calibration, force)
     file_name = name + ".onnx"
     _place(source, os.path.join(out_dir, file_name), link)
     entry = {"name": name, "display_name": name, "family": family, "file": file_name,
@@ -328,9 +356,24 @@ def add_onnx(source, name, out_dir, family="custom", link=False, top1=None, top5
     entry.update({"top1": top1, "top5": top5,
                   "accuracy_source": "given by the user (--top1/--top5)" if given else None,
                   "weights": "user", "definition": "user file %s" % os.path.abspath(source),
-                  "numeric_check": None, "exported": now_iso(),
+                  "preprocess": preprocessing.for_user_model(costs["input_shape"]), "numeric_check": None, "exported": now_iso(),
                   "export_seconds": round(time.time() - started, 2)})
     manifest.put(data, entry)
     manifest.save(manifest_path, data)
     _progress(entry, "added")
+    return _user_variants(data, manifest_path, entry, old, precisions, calibration, force)
+
+
+def _intact(entry, out_dir):
+    try:
+        manifest.verify_file(entry, out_dir)
+    except InputFileError:
+        return False
+    return True
+
+
+def _user_variants(data, manifest_path, entry, old, precisions, calibration, force):
+    failed = add_variants(data, manifest_path, entry, old, precisions, calibration, force)
+    if failed:
+        raise ExportError("%s: %s; the fp32 file is in %s" % (entry["name"], "; ".join(failed), manifest_path))
     return entry

@@ -291,11 +291,12 @@ def test_tensorrt_on_a_machine_without_it_says_why(cli, models_dir, tmp_path, em
     assert one_line_error(result) and "tensorrt" in result.stderr.lower()
 
 
-def test_a_precision_the_backend_cannot_run_stops_with_one_line_and_writes_no_profile(cli, models_dir, tmp_path,
-                                                                                        empty_root):
+def test_a_precision_the_manifest_has_no_file_for_stops_with_one_line_and_writes_no_profile(cli, models_dir,
+                                                                                            tmp_path, empty_root):
     result = sweep_cli(cli, models_dir, tmp_path / "out", "--batch", "1,2", "--precision", "fp16")
     last = result.stderr.strip().splitlines()[-1]
-    assert result.returncode == 2 and "error: --precision fp16" in last, result.stderr
+    assert result.returncode == 2 and "has no fp16 file" in last and "edgeprof export --models" in last, \
+        result.stderr
     folder = tmp_path / "out" / "testboard"
     assert not folder.exists() or os.listdir(str(folder)) == []
 

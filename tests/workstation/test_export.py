@@ -94,6 +94,23 @@ def test_accuracy_and_its_source_are_recorded(entries):
     assert entries["bn_nin"]["accuracy_source"].startswith("paper Fig. 2")
 
 
+def test_the_evaluation_preprocessing_is_recorded_with_its_source(entries):
+    assert entries["resnet18"]["preprocess"]["source"] == "torchvision ResNet18_Weights.IMAGENET1K_V1 transforms()"
+    for name in ("resnet18", "enet"):
+        pre = entries[name]["preprocess"]
+        assert (pre["resize"], pre["crop"], pre["interpolation"], pre["color"]) == (256, [224, 224], "bilinear", "RGB")
+        assert (pre["mean"], pre["std"], pre["scale"]) == ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 255)
+    assert entries["enet"]["preprocess"]["source"].startswith("ImageNet evaluation standard")
+
+
+def test_inception_v3_is_preprocessed_at_342_then_299():
+    from edgeprof.workstation import preprocessing
+    pre = preprocessing.for_zoo(zoo.paper_model("inception_v3"))
+    assert (pre["resize"], pre["crop"]) == (342, [299, 299])
+    standard = preprocessing.for_zoo(zoo.paper_model("inception_v4"))
+    assert (standard["resize"], standard["crop"]) == (342, [299, 299])
+
+
 def test_the_recorded_sha256_is_the_files(exported, entries):
     for entry in entries.values():
         manifest.verify_file(entry, exported)

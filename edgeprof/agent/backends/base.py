@@ -75,11 +75,15 @@ class Backend(object):
         name (str): the ``--backend`` value.
         PRECISIONS (tuple of str): the ``--precision`` values it measures, the first the default.
         AUTO_NEEDS_JETSON (bool): ``--backend auto`` considers it only on a Jetson.
+        ONNX_PER_PRECISION (bool): it runs fp16/int8 from their own ONNX files (the manifest's
+            ``variants``, made by ``edgeprof export --precision``) rather than building them from
+            the fp32 file as TensorRT does.
     """
 
     name = None
     PRECISIONS = ("fp32",)
     AUTO_NEEDS_JETSON = False
+    ONNX_PER_PRECISION = False
 
     # Words in a runtime's error message that mean an allocation failed.
     OOM_MARKERS = ("out of memory", "failed to allocate", "bad_alloc", "cannot allocate memory",
