@@ -19,9 +19,23 @@ from edgeprof.records.schema import check_fields, check_version
 
 SCHEMA = "edgeprof/accuracy/v1"
 SUFFIX = ".accuracy.json"
-# field -> (type, required); top1/top5 in percent over ``images`` images.
+# field -> (type, required); top1/top5 in percent over ``images`` images, with the counts they come from.
 FIELDS = {"schema": (str, True), "top1": (_NUMBER, True), "top5": (_NUMBER, False),
-          "images": (int, True), "measured": (str, True)}
+          "images": (int, True), "measured": (str, True),
+          "top1_correct": (int, False), "top5_correct": (int, False), "classes": (int, False),
+          "model": (str, False), "model_file": (str, False), "model_sha256": (str, False),
+          "backend": (str, False), "backend_version": (str, False), "precision": (str, False),
+          "options": (dict, False), "batch": (int, False), "board": (str, False),
+          "set": (dict, False), "preprocess": (dict, False), "preprocess_source": (str, False),
+          "agreement": (dict, False), "seconds": (_NUMBER, False), "edgeprof_version": (str, False)}
+# ``set``: where the images came from; the fingerprint is the sha256 over path, label and file sha256.
+SET_FIELDS = {"path": (str, True), "kind": (str, True), "fingerprint": (str, True), "limit": (int, False),
+              "per_class": (int, False), "class_folders": (int, False)}
+# ``agreement`` with the fp32 model: share of identical top-1 (percent) and the largest |logit difference|.
+AGREEMENT_FIELDS = {"reference_sha256": (str, True), "reference_file": (str, False),
+                    "top1_agreement": (_NUMBER, True), "top1_agreeing": (int, False),
+                    "max_abs_logit_diff": (_NUMBER, True)}
+PREPROCESS_SOURCES = ("manifest", "default")
 
 
 def sibling_path(profile_path):
@@ -39,6 +53,12 @@ def validate(record, source="<accuracy>"):
                              % (source, type(record).__name__))
     check_version(record, source, SCHEMA, "accuracy record", InputFileError)
     check_fields(record, FIELDS, "", source, InputFileError)
+    for field, table in (("set", SET_FIELDS), ("agreement", AGREEMENT_FIELDS)):
+        if record.get(field) is not None:
+            check_fields(record[field], table, field, source, InputFileError)
+    if record.get("preprocess_source") not in (None,) + PREPROCESS_SOURCES:
+        raise InputFileError("%s: field 'preprocess_source' must be one of %s, got %r"
+                             % (source, ", ".join(PREPROCESS_SOURCES), record["preprocess_source"]))
     return record
 
 

@@ -151,3 +151,17 @@ def test_the_cuda_version_says_whose_it_is(trt, gpu, model, options):
     assert (facts["cuda_version"], facts["cuda_version_kind"], facts["cuda_driver_version"]) == ("10.2", "driver",
                                                                                                   "10.2")
     session.close()
+
+
+# -- edgeprof accuracy: real images in, logits out ----------------------------------------------------
+
+def test_infer_feeds_the_images_and_returns_the_first_output_at_the_batch(trt, gpu, model, options):
+    session = open_session(model, options=options)
+    shape = session._inputs[0]["host"].shape
+    images = NUMPY.arange(NUMPY.prod(shape), dtype=NUMPY.float32).reshape(shape)
+    logits = session.infer(images)
+    assert logits.shape[0] == session.batch and (session._inputs[0]["host"] == images).all()
+    assert logits is not session._outputs[0]["host"]  # a copy: the next run overwrites the buffer
+    with pytest.raises(BackendError, match=r"do not fit the engine's input"):
+        session.infer(images[:1])
+    session.close()

@@ -232,6 +232,23 @@ class TensorRTSession(Session):
         if self._window is not None:  # outside a window (warm-up) nobody reads it: keep nothing
             self._window["enqueue_s"].append(t1 - t0)
 
+    def infer(self, images):
+        """Run one inference on ``images`` and return a copy of the first output (``edgeprof accuracy``).
+
+        ``images`` has the shape of the engine's one input at this session's batch (the accuracy runner
+        pads a partial last batch); it is cast into the input's pinned host buffer, and :meth:`run_impl`
+        copies it in, runs and copies the outputs back.
+        """
+        if len(self._inputs) != 1:
+            raise BackendError("the engine has %d inputs; edgeprof accuracy feeds engines with one" % len(self._inputs))
+        host = self._inputs[0]["host"]
+        if tuple(images.shape) != tuple(host.shape):
+            raise BackendError("images of shape %s do not fit the engine's input %s at batch %d"
+                               % (tuple(images.shape), tuple(host.shape), self.batch))
+        host[...] = images
+        self.run_impl()
+        return self._outputs[0]["host"].copy()
+
     def memory(self):
         io_bytes = sum(t["host"].nbytes for t in self._tensors)
         engine_bytes = int(getattr(self._engine, self._api.engine_memory_attr))

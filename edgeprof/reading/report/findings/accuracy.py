@@ -2,6 +2,8 @@
 
 Accuracy is paired with a setup's runs only where it is that engine's accuracy
 (:func:`common.with_accuracy`): published fp32 top-1 never stands for fp16 or uncalibrated int8.
+Each finding says, per model, whether its top-1 was measured (``edgeprof accuracy``, and on how many
+images where the rows carry ``top1_images``) or published (torchvision or the paper).
 """
 import numpy
 
@@ -15,8 +17,47 @@ PAPER_WINNERS = ("ResNet-18", "BN-NIN", "GoogLeNet", "ENet")
 
 def _no_accuracy(points, setup, note):
     if setup.precision != "fp32" and points:
-        return f"no measured top-1 for this {setup.precision} setup ({note})"
-    return "no model has a top-1 accuracy (give --manifest with published accuracy)"
+        return f"no measured top-1 for this {setup.precision} setup ({note}; measure it with edgeprof accuracy)"
+    return ("no model has a top-1 accuracy (give --manifest with published accuracy, or measure it with "
+            "edgeprof accuracy)")
+
+
+def _measured_on(point):
+    images = point.get("top1_images")
+    return f"{point['name']} ({images} images)" if images else point["name"]
+
+
+def _sources(points, note):
+    """The pairing note and, per model, where its top-1 comes from: measured here (on how many images) or published."""
+    measured = sorted(_measured_on(p) for p in points if p["accuracy_source"] == "measured")
+    published = sorted(p["name"] for p in points if p["accuracy_source"] != "measured")
+    parts = []
+    if measured:
+        parts.append("top-1 measured on the board for " + ", ".join(measured))
+    if published:
+        parts.append("published fp32 top-1 (torchvision or the paper) for " + ", ".join(published))
+    return f"{note}; " + "; ".join(parts)
+
+
+def _source_fields(point):
+    """A point's ``accuracy_source`` and, when measured, ``top1_images``."""
+    out = {"accuracy_source": point["accuracy_source"]}
+    if point["accuracy_source"] == "measured":
+        out["top1_images"] = point.get("top1_images")
+    return out
+
+
+def _source_label(point):
+    if point["accuracy_source"] != "measured":
+        return "published fp32 (torchvision or the paper)"
+    images = point.get("top1_images")
+    return f"measured on the board ({images} images)" if images else "measured on the board"
+
+
+def sources(points):
+    """Per model, the top-1 paired with this setup and where it comes from (a table for the page)."""
+    return [dict(_source_fields(p), model=p["model"], top1=p["top1"], label=_source_label(p))
+            for p in sorted(points, key=lambda q: q["model"])]
 
 
 def _loo_abs_errors(x, y):
@@ -72,9 +113,9 @@ def throughput_at(points, batch, setup):
         f"(sign-flip permutation p = {fmt_p(test['p_greater'])} for the paper's shape, "
         f"{fmt_p(test['p_less'])} for the opposite)")
     rho = fmt_rho(rank)
-    return {"status": "ok", "batch": batch, "n": n, "accuracy": note,
-            "points": [{"model": p["name"], "ips": float(x), "top1": float(y), "gops": (p.get("paper_ops") or 0) / GIGA,
-                        "frontier": i in front, "accuracy_source": p["accuracy_source"]}
+    return {"status": "ok", "batch": batch, "n": n, "accuracy": _sources(points, note),
+            "points": [dict(_source_fields(p), model=p["name"], ips=float(x), top1=float(y),
+                            gops=(p.get("paper_ops") or 0) / GIGA, frontier=i in front)
                        for i, (p, x, y) in enumerate(zip(points, ips, top1))],
             "frontier": [points[i]["name"] for i in front], "spearman": rank, "shapes": shapes, "shape_test": test,
             "verdict": verdict,
@@ -87,7 +128,7 @@ def accuracy_vs_throughput(by_batch, setup):
     parts = [throughput_at(points, batch, setup) for batch, points in by_batch]
     ok = [p for p in parts if p["status"] == "ok"]
     return per_batch(
-        parts, accuracy=ok[0]["accuracy"] if ok else None,
+        parts, accuracy=ok[0]["accuracy"] if ok else None, sources=sources(ok[0]["points"]) if ok else [],
         paper="(2) accuracy and inference time are in a hyperbolic relationship: along the upper bound, "
               "top-1 falls linearly with images per second (Fig. 9)",
         rule=f"at every batch tested: agrees when accuracy falls with throughput (Spearman, one-sided "
@@ -122,10 +163,10 @@ def energy_at(points, batch, setup):
                                    f"the frontier test (p = {fmt_p(bound['p_less'])}) is not below {ALPHA}")
     best = int(numpy.argmax(top1))
     rho = fmt_rho(rank)
-    return {"status": "ok", "batch": batch, "n": n, "accuracy": note,
+    return {"status": "ok", "batch": batch, "n": n, "accuracy": _sources(points, note),
             "energy": "net energy per image (above idle)" if net else
             "total energy per image (no idle power in these profiles, so not net energy)",
-            "points": [{"model": p["name"], "energy_mj": float(e), "top1": float(t)}
+            "points": [dict(_source_fields(p), model=p["name"], energy_mj=float(e), top1=float(t))
                        for p, e, t in zip(points, energy, top1)],
             "frontier_test": bound, "spearman": rank, "most_accurate": points[best]["name"],
             "its_energy_per_image_mj": float(energy[best]), "min_energy_per_image_mj": float(energy.min()),
@@ -142,7 +183,7 @@ def accuracy_vs_energy(by_batch, setup):
     parts = [energy_at(points, batch, setup) for batch, points in by_batch]
     ok = [p for p in parts if p["status"] == "ok"]
     return per_batch(
-        parts, energy=ok[0]["energy"] if ok else None,
+        parts, energy=ok[0]["energy"] if ok else None, accuracy=ok[0]["accuracy"] if ok else None,
         paper="(3) an energy constraint is an upper bound on the accuracy reachable",
         rule="at every batch tested: agrees when the best top-1 reachable within each model's energy, averaged "
              "over the models, is lower than with top-1 shuffled across models (one-sided permutation p < "
