@@ -20,9 +20,11 @@ help:
 	@echo "make demo   - set up .venv and run export -> sweep -> compare -> report on the CPU"
 	@echo "make test   - set up and run every test (also the agent tests under Python 3.6)"
 	@echo "make clean  - remove virtual environments and demo output"
-	@echo "make check-analysis - export 10 torchvision models and print their counts against torchvision and the paper"
-	@echo "make test-slow      - the analysis tests on the big models (vgg, resnet152, inception_v3; minutes)"
-	@echo "make bench          - measure the harness's and the power sampler's overhead (prints ratios)"
+	@echo "make check-analysis - export every torchvision classifier (80) and check its MACs against torchvision (1%)"
+	@echo "                      and the paper; ~20 GB of exports, vit_h_14 needs ~10 GB RAM;"
+	@echo "                      e.g. CHECK_ARGS='--skip vit_h_14,regnet_y_128gf --cache DIR'"
+	@echo "make test-slow      - the analysis tests on the big models and one of each modern family (minutes)"
+	@echo "make bench          - measure the harness's and the power sampler's overhead, inspect against onnx-tool (ratios)"
 
 $(VENV)/.stamp: setup.cfg setup.py
 	@echo "== setting up $(VENV) (Python: $$($(PYTHON) --version 2>&1)) with edgeprof[export,report,accuracy,parquet,dev]"
@@ -85,14 +87,15 @@ test-py36:
 	fi
 
 check-analysis: $(VENV)/.stamp
-	$(PY) tools/check_analysis.py
+	$(PY) tools/check_analysis.py $(CHECK_ARGS)
 
 test-slow: $(VENV)/.stamp
-	EDGEPROF_SLOW=1 bash tools/pytest-run $(PY) tests/workstation/test_analysis.py
+	EDGEPROF_SLOW=1 bash tools/pytest-run $(PY) tests/workstation/test_analysis.py tests/workstation/test_costs_wire.py
 
 bench: $(VENV)/.stamp
 	$(PY) benchmarks/harness_overhead.py --rounds 20 --seconds 1.5
 	$(PY) benchmarks/sampler_overhead.py --rounds 30 --seconds 1
+	$(PY) benchmarks/inspect_speed.py
 
 clean:
 	rm -rf $(VENV) $(VENV36) report models/*.onnx models/manifest.yaml profiles/demo-cpu profiles/demo-cpu-1thread

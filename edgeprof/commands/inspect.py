@@ -30,6 +30,28 @@ def _si(value, unit):
     return "%d %s" % (value, unit)
 
 
+_LISTED_LAYERS = 20  # not-costed layers named in the text summary (all of them with --layers / --json)
+
+
+def _lower_bound(analysis, text):
+    return text if analysis.complete else "at least " + text
+
+
+def _not_costed_rows(analysis):
+    """Rows naming what was not costed: op types without a rule, layers whose shapes were not found."""
+    rows = []
+    if analysis.unsupported_ops:
+        rows.append(("unsupported ops", "%s (edgeprof has no rule for them; not in the totals)"
+                     % ", ".join(analysis.unsupported_ops)))
+    missing = [layer for layer in analysis.layers if not layer["costed"]]
+    if missing:
+        named = ", ".join("%s (%s)" % (layer["name"], layer["op_type"]) for layer in missing[:_LISTED_LAYERS])
+        more = len(missing) - _LISTED_LAYERS
+        rows.append(("not costed", "%d layers, totals are lower bounds: %s%s" % (
+            len(missing), named, " and %d more (see --layers)" % more if more > 0 else "")))
+    return rows
+
+
 def _summary_lines(analysis):
     s = analysis.summary()
     rows = [
@@ -38,15 +60,14 @@ def _summary_lines(analysis):
             s["input_name"], "x".join(str(d) for d in s["input_shape"]), analysis.batch, s["opset"])),
         ("parameters", "{:,}  ({:.1f}% in fully connected layers)".format(
             s["params"], _share(s["fc_params"], s["params"]))),
-        (MACS_LABEL, "{:,}  ({})  ({:.1f}% in fully connected layers)".format(
-            s["macs"], _si(s["macs"], "MACs"), _share(s["fc_macs"], s["macs"]))),
-        (PAPER_LABEL, "{:,}  ({})".format(s["paper_ops"], _si(s["paper_ops"], "-Ops"))),
+        (MACS_LABEL, _lower_bound(analysis, "{:,}  ({})  ({:.1f}% in fully connected layers)".format(
+            s["macs"], _si(s["macs"], "MACs"), _share(s["fc_macs"], s["macs"])))),
+        (PAPER_LABEL, _lower_bound(analysis, "{:,}  ({})".format(s["paper_ops"], _si(s["paper_ops"], "-Ops")))),
         ("weights", _si(s["weight_bytes"], "B")),
         ("activations", "%s at the peak, %s summed over layers" % (
             _si(s["peak_activation_bytes"], "B"), _si(analysis.activation_bytes, "B"))),
     ]
-    if s["unsupported_ops"]:
-        rows.append(("not costed", "%s (their MACs and ops are not in the totals)" % ", ".join(s["unsupported_ops"])))
+    rows.extend(_not_costed_rows(analysis))
     rows.extend(("note", note) for note in analysis.notes)
     width = max(len(label) for label, _ in rows)
     return ["%-*s  %s" % (width + 1, label + ":", value) for label, value in rows]
@@ -63,8 +84,9 @@ def _layer_lines(analysis):
     for layer in analysis.layers:
         shape = layer["output_shape"]
         shape_text = "x".join("?" if d is None else str(d) for d in shape) if shape is not None else "?"
-        if layer["macs"] is None:
-            costs = "%15s %6s %15s %6s" % ("not costed", "", "not costed", "")
+        if not layer["costed"]:
+            why = "unsupported" if layer["reason"].startswith("unsupported") else "no shape"
+            costs = "%15s %6s %15s %6s" % (why, "", why, "")
         else:
             costs = "%15s %6.2f %15s %6.2f" % (
                 "{:,}".format(layer["macs"]), _share(layer["macs"], analysis.macs),

@@ -1,10 +1,12 @@
 """Static costs of an ONNX model from its graph alone: parameters, MACs, the paper's operations,
 weight and activation memory, per layer and in total.
 
-Nothing is run and no weight is read: initializer sizes come from their dims and data type, and
-output shapes from ONNX shape inference on a copy of the graph whose large initializers carry only
-their dims (a 550 MB VGG-19 file takes about a second, not the ~9 s and 2.9 GB of inferring the
-full model). The counting rules are in docs/analysis-conventions.md.
+Nothing is run and no weight is read: the protobuf is walked without the payloads of its
+initializers (``wire``), whose sizes come from their dims and data type, and output shapes come
+from ONNX shape inference on that light copy, with the shapes the graph computes folded in
+between (``fold``, ``nodeshapes``), so time and memory do not grow with the weights (the 575 MB
+VGG-19 reads in well under a second and 62 MB). The counting rules are in
+docs/analysis-conventions.md.
 
 costs/ is a part of its own: ``graph`` loads the model and infers its shapes, ``rules`` counts
 each op, and this module puts them together. onnx is imported inside functions only, so importing
@@ -29,8 +31,12 @@ class Analysis:
             in graph order, each output in its own buffer, freed after its last reader.
         input_name (str), input_shape (list of int, without batch), opset (int).
         layers (list of dict): name, op_type, output_shape, params, macs, paper_ops,
-            activation_bytes, fc; macs and paper_ops are None for a layer that was not costed.
-        unsupported_ops (list of str): sorted op types that were not costed.
+            activation_bytes, fc, costed, reason; macs and paper_ops are None and ``reason`` says
+            why for a layer that was not costed.
+        unsupported_ops (list of str): sorted op types edgeprof has no rule for.
+        uncosted_ops (list of str): sorted op types with a rule whose shapes were not found.
+        uncosted_layers (list of str): names of every layer not costed, either way, in graph order.
+        complete (bool): every layer was costed; when False, macs and paper_ops are lower bounds.
         fc_params, fc_macs (int): the part held by fully connected layers (Gemm, MatMul with a weight).
         notes (list of str): anything the reader must know to trust the numbers.
     """
@@ -50,12 +56,22 @@ class Analysis:
         self.macs = sum(layer["macs"] or 0 for layer in layers)
         self.paper_ops = sum(layer["paper_ops"] or 0 for layer in layers)
         self.activation_bytes = sum(layer["activation_bytes"] for layer in layers)
-        self.unsupported_ops = sorted({layer["op_type"] for layer in layers if layer["macs"] is None})
+        missing = [layer for layer in layers if not layer["costed"]]
+        self.unsupported_ops = sorted({layer["op_type"] for layer in missing
+                                       if layer["reason"].startswith("unsupported")})
+        self.uncosted_ops = sorted({layer["op_type"] for layer in missing
+                                    if not layer["reason"].startswith("unsupported")})
+        self.uncosted_layers = [layer["name"] for layer in missing]
+        self.complete = not missing
         self.fc_params = sum(layer["params"] for layer in layers if layer["fc"])
         self.fc_macs = sum(layer["macs"] or 0 for layer in layers if layer["fc"])
 
     def summary(self):
-        """The totals, as plain types (for the manifest and ``inspect --json``)."""
+        """The totals, as plain types (for the manifest and ``inspect --json``).
+
+        ``complete`` is False (and ``lower_bound`` True) when some layer was not costed: then
+        ``macs`` and ``paper_ops`` count only the layers that were.
+        """
         return {
             "params": self.params,
             "macs": self.macs,
@@ -68,6 +84,10 @@ class Analysis:
             "unsupported_ops": list(self.unsupported_ops),
             "fc_params": self.fc_params,
             "fc_macs": self.fc_macs,
+            "complete": self.complete,
+            "lower_bound": not self.complete,
+            "uncosted_ops": list(self.uncosted_ops),
+            "uncosted_layers": list(self.uncosted_layers),
         }
 
 
@@ -86,11 +106,17 @@ def analyze(path, batch=1):
         InputFileError: the file is missing, not ONNX, truncated, or has dynamic non-batch sizes.
         UsageError: the model's batch is fixed at a size other than 1 and ``batch``.
     """
-    model = graph.load(path)
+    return analyze_model(graph.load(path), path, batch)
+
+
+def analyze_model(model, path, batch=1):
+    """:func:`analyze` on a ModelProto already read from ``path`` (external data files are found
+    next to ``path``); the model is changed in place (its batch axis)."""
     notes = []
     primary, scale = graph.set_batch(model, path, batch, notes)
     shapes, bits, folded = graph.infer_shapes(model, path)
     view = graph.GraphView(model, shapes, bits, folded)
+    rules.mark_constant_outputs(model, view)
     layers = [rules.layer_row(node, view) for node in model.graph.node if node.op_type != "Constant"]
     rules.attribute_params(model, view, layers)
     peak_bytes = rules.peak_activation_bytes(model, view)
@@ -100,6 +126,9 @@ def analyze(path, batch=1):
                 if layer[key] is not None:
                     layer[key] *= scale
         peak_bytes *= scale
+    missing = [layer for layer in layers if not layer["costed"]]
+    if missing:
+        notes.append("%d of %d layers not costed: MACs and paper ops are lower bounds" % (len(missing), len(layers)))
     if any(layer["output_shape"] is None or None in layer["output_shape"] for layer in layers):
         notes.append("some output shapes are unknown; their activation bytes count as 0")
     opset = max([imp.version for imp in model.opset_import if imp.domain in ("", "ai.onnx")] or [0])

@@ -10,27 +10,32 @@ from edgeprof.util import one_line
 
 # Bits per element of each ONNX TensorProto.DataType (STRING and UNDEFINED have no fixed size).
 _DTYPE_BITS = {1: 32, 2: 8, 3: 8, 4: 16, 5: 16, 6: 32, 7: 64, 9: 8, 10: 16, 11: 64, 12: 32,
-               13: 64, 14: 64, 15: 128, 16: 16, 17: 8, 18: 8, 19: 8, 20: 8, 21: 4, 22: 4, 23: 4}
+               13: 64, 14: 64, 15: 128, 16: 16, 17: 8, 18: 8, 19: 8, 20: 8, 21: 4, 22: 4, 23: 4,
+               24: 8, 25: 2, 26: 2, 27: 6, 28: 6}
 _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
 # Initializers larger than this go into shape inference as dims only (shape tensors are far smaller).
 _INLINE_LIMIT_BYTES = 4096
 
 
 def load(path):
-    """Parse the protobuf without reading external data, and check that the graph is whole."""
-    import onnx
+    """Parse the model without its large weights' values (``wire``), and check that the graph is whole.
+
+    Initializers of at most _INLINE_LIMIT_BYTES keep their values (shape constants); the others
+    keep their name, dims, data type and external-data fields, which is all the costs read.
+    """
+    from edgeprof.costs import wire
     if not os.path.isfile(path):
         raise InputFileError("%s: no such file; give the path of an .onnx model" % path)
     try:
-        model = onnx.load(path, load_external_data=False)
-    except Exception as exc:  # noqa: BLE001  (protobuf raises several types for garbage and truncation)
+        model = wire.load_light(path, _INLINE_LIMIT_BYTES, _DTYPE_BITS)
+    except Exception as exc:  # noqa: BLE001  (WireError, and protobuf raises several types for garbage)
         raise InputFileError("%s is not a readable ONNX model (%s); check the file or export it again"
                              % (path, one_line(exc)))
-    _check_whole(model, path)
+    check_whole(model, path)
     return model
 
 
-def _check_whole(model, path):
+def check_whole(model, path):
     """Raise InputFileError when the parsed model is empty or lacks what its nodes read.
 
     A file cut inside the graph fails to parse (protobuf's length prefixes); one cut after it
@@ -113,24 +118,33 @@ def set_batch(model, path, batch, notes):
 def infer_shapes(model, path):
     """Run ONNX shape inference on a copy whose large initializers carry only dims and type.
 
-    Between rounds of inference, nodes that compute shapes from sizes now known (PyTorch's
-    ``x.size()`` becomes Shape, Gather, Div, Concat... feeding a Reshape) are replaced by Constant
-    nodes in the copy, until no more can be; ONNX's own data propagation stops at ops like Div.
+    Between rounds of inference, nodes whose inputs are all known (shape math such as PyTorch's
+    ``x.size()`` becoming Shape, Gather, Div, Concat... feeding a Reshape, and masks built from
+    sizes) are computed by :mod:`edgeprof.costs.fold` and replaced in the copy, until no more can
+    be; ONNX's own data propagation stops at ops like Div.
 
     Returns:
         (shapes, bits, folded): dicts from tensor name to its list of sizes (None for an unknown
         size; the whole shape is None for an unknown rank) and to its bits per element, and the set
         of tensors that were computed as shape constants.
     """
+    from edgeprof.costs import fold, nodeshapes
     light = _light_copy(model)
-    values = _known_values(light.graph)
+    values = fold.known_values(light.graph)
     folded = set()
+    shapes, types = _inferred_shapes(light, path)
     while True:
-        shapes, bits = _inferred_shapes(light, path)
-        names = _fold_shape_math(light.graph, shapes, values)
+        names = fold.fold(light.graph, shapes, values, nodeshapes.NodeShapes(light, shapes, types, values))
         if not names:
             break
         folded.update(names)
+        if all(numel(shapes.get(name)) is not None for node in light.graph.node for name in node.output if name):
+            break  # the pass inferred every size: another whole-model round would find nothing new
+        shapes, types = _inferred_shapes(light, path)
+    for name in folded:
+        shapes[name] = list(values[name].shape)
+        types[name] = fold.onnx_dtype(values[name].dtype)
+    bits = {name: _DTYPE_BITS.get(elem_type, 0) for name, elem_type in types.items()}
     for tensor in model.graph.initializer:
         shapes[tensor.name] = list(tensor.dims)
         bits[tensor.name] = _DTYPE_BITS.get(tensor.data_type, 0)
@@ -167,136 +181,15 @@ def _inferred_shapes(light, path):
     except Exception as exc:  # noqa: BLE001  (onnx raises InferenceError and others)
         raise InputFileError("%s: ONNX shape inference failed (%s); check the model with onnx.checker"
                              % (path, one_line(exc)))
-    shapes, bits = {}, {}
+    shapes, types = {}, {}
     for value_info in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
         tensor_type = value_info.type.tensor_type
         shapes[value_info.name] = dims_of(tensor_type.shape) if tensor_type.HasField("shape") else None
-        bits[value_info.name] = _DTYPE_BITS.get(tensor_type.elem_type, 0)
-    return shapes, bits
-
-
-# Shape math: small tensors only, so that no activation is ever computed.
-_SHAPE_MATH_MAX_ELEMENTS = 64
-_SHAPE_MATH_OPS = frozenset(("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Add",
-                             "Sub", "Mul", "Div", "Floor", "Ceil", "Identity"))
-
-
-def _known_values(graph):
-    """Values of the small initializers and Constant nodes that shape math may read."""
-    from onnx import numpy_helper
-    values = {}
-    for tensor in graph.initializer:
-        if (tensor.data_location != _EXTERNAL and numel(list(tensor.dims)) <= _SHAPE_MATH_MAX_ELEMENTS
-                and _tensor_bytes(tensor) <= _INLINE_LIMIT_BYTES):
-            values[tensor.name] = numpy_helper.to_array(tensor)
-    for node in graph.node:
-        if node.op_type == "Constant" and attr(node, "value", None) is not None:
-            values[node.output[0]] = numpy_helper.to_array(attr(node, "value", None))
-    return values
-
-
-def _fold_shape_math(graph, shapes, values):
-    """Replace, in ``graph``, each shape-math node whose inputs are known by a Constant node.
-
-    Args:
-        graph: the light copy's GraphProto (changed in place).
-        shapes: tensor name -> sizes from the last round of inference.
-        values: tensor name -> numpy array of known small values (updated).
-
-    Returns:
-        list of str: the outputs that were folded.
-    """
-    from onnx import helper, numpy_helper
-    nodes, folded = [], []
-    for node in graph.node:
-        value = _shape_math(node, shapes, values)
-        if value is None:
-            nodes.append(node)
-            continue
-        values[node.output[0]] = value
-        folded.append(node.output[0])
-        nodes.append(helper.make_node("Constant", [], [node.output[0]],
-                                      value=numpy_helper.from_array(value, node.output[0])))
-    if folded:
-        del graph.node[:]
-        graph.node.extend(nodes)
-    return folded
-
-
-def _shape_math(node, shapes, values):
-    """The value of a shape-math node's single output, or None when it is not computable here."""
-    import numpy
-    if (node.op_type not in _SHAPE_MATH_OPS or node.domain not in ("", "ai.onnx") or len(node.output) != 1
-            or node.output[0] in values):
-        return None
-    if node.op_type == "Shape":
-        dims = shapes.get(node.input[0])
-        if dims is None or None in dims:
-            return None
-        return numpy.array(dims[attr(node, "start", 0):attr(node, "end", None)], dtype=numpy.int64)
-    if any(name and name not in values for name in node.input):
-        return None
-    args = [values[name] if name else None for name in node.input]
-    if any(arg is not None and arg.size > _SHAPE_MATH_MAX_ELEMENTS for arg in args):
-        return None
-    try:
-        value = numpy.asarray(_evaluate(node, args))
-    except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError):
-        return None
-    return value if value.size <= _SHAPE_MATH_MAX_ELEMENTS else None
-
-
-def _evaluate(node, args):
-    """Compute one shape-math op on numpy arrays (ONNX semantics, opset 11 and later)."""
-    import numpy
-    op = node.op_type
-    if op == "Gather":
-        return numpy.take(args[0], args[1], axis=attr(node, "axis", 0))
-    if op in ("Unsqueeze", "Squeeze"):
-        axes = args[1] if len(args) > 1 and args[1] is not None else attr(node, "axes", None)
-        if op == "Squeeze":
-            return numpy.squeeze(args[0], axis=None if axes is None else tuple(int(a) for a in axes))
-        rank = args[0].ndim + len(axes)
-        value = args[0]
-        for axis in sorted(int(a) % rank for a in axes):
-            value = numpy.expand_dims(value, axis)
-        return value
-    if op == "Concat":
-        return numpy.concatenate(args, axis=attr(node, "axis", 0))
-    if op == "Slice":
-        return _slice(args)
-    if op == "Cast":
-        return args[0].astype(_numpy_dtype(attr(node, "to", 7)))
-    if op == "Div":
-        if numpy.issubdtype(args[0].dtype, numpy.integer):
-            return numpy.trunc(args[0] / args[1]).astype(args[0].dtype)
-        return args[0] / args[1]
-    unary = {"Floor": numpy.floor, "Ceil": numpy.ceil, "Identity": numpy.asarray}
-    if op in unary:
-        return unary[op](args[0])
-    binary = {"Add": numpy.add, "Sub": numpy.subtract, "Mul": numpy.multiply}
-    return binary[op](args[0], args[1]).astype(args[0].dtype)
-
-
-def _numpy_dtype(onnx_dtype):
-    """numpy dtype of an ONNX data type (onnx >= 1.13 has a helper; older onnx a mapping table)."""
-    import onnx
-    if hasattr(onnx.helper, "tensor_dtype_to_np_dtype"):
-        return onnx.helper.tensor_dtype_to_np_dtype(onnx_dtype)
-    return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[onnx_dtype]
-
-
-def _slice(args):
-    """ONNX Slice with starts, ends and optional axes and steps as inputs."""
-    data, starts, ends = args[0], args[1], args[2]
-    if starts is None or ends is None:
-        raise ValueError("Slice without starts/ends inputs (opset < 10)")
-    axes = args[3] if len(args) > 3 and args[3] is not None else range(len(starts))
-    steps = args[4] if len(args) > 4 and args[4] is not None else [1] * len(starts)
-    index = [slice(None)] * data.ndim
-    for start, end, axis, step in zip(starts, ends, axes, steps):
-        index[int(axis)] = slice(int(start), int(end), int(step))
-    return data[tuple(index)]
+        types[value_info.name] = tensor_type.elem_type
+    for tensor in light.graph.initializer:  # inference lists no initializer; later nodes read them
+        shapes[tensor.name] = list(tensor.dims)
+        types[tensor.name] = tensor.data_type
+    return shapes, types
 
 
 class GraphView:
@@ -307,6 +200,7 @@ class GraphView:
         self.bits = bits
         self.initializers = {t.name: t for t in model.graph.initializer}
         self.constants = set(self.initializers) | folded
+        self.sources = {}  # a view of weights (rules.mark_constant_outputs) -> the initializers behind it
         for node in model.graph.node:
             if node.op_type == "Constant":
                 self.constants.update(node.output)
