@@ -30,7 +30,10 @@ def configure(parser):
     parser.add_argument("--only", type=name_list, help="comma-separated model names from the manifest")
     parser.add_argument("--backend", default="auto", choices=("auto",) + backends.NAMES,
                         help="runtime: auto picks TensorRT on a Jetson where importable, else onnxruntime")
-    parser.add_argument("--precision", default="fp32", choices=backends.precisions())
+    parser.add_argument("--precision", default="fp32", choices=backends.precisions(),
+                        help="precision to measure (default fp32): onnxruntime runs the manifest's file of it "
+                             "(edgeprof export --precision), tensorrt builds its engine at it; fp16/int8 are "
+                             "also compared with the fp32 model")
     parser.add_argument("--out", default="profiles", help="profiles folder (default: profiles)")
     parser.add_argument("--board-name", help="name of this board for the profile folder (default: from the board)")
     parser.add_argument("--batch", type=positive_int, default=DEFAULT_BATCH,
@@ -42,7 +45,7 @@ def configure(parser):
                              "ImageFolder (ImageNet val/<wnid>/ gives the standard class index)")
     source.add_argument("--labels", metavar="FILE",
                         help="a file of '<image path> <integer label>' lines, paths relative to its folder")
-    images.add_argument("--limit", type=positive_int,
+    images.add_argument("--limit", type=positive_int, metavar="N",
                         help="only the first N images in set order (class folders: the first classes only; "
                              "see --per-class)")
     images.add_argument("--per-class", type=positive_int, metavar="N",

@@ -212,6 +212,7 @@ class FixedBatchBackend(object):
 
     def open(self, model_path, batch, precision, options):
         self.sessions.append(FixedBatchSession(batch))
+        self.sessions[-1].opened = (model_path, precision, options.get("model_sha256"))
         return self.sessions[-1]
 
 
@@ -225,6 +226,22 @@ def test_a_backend_session_with_infer_gets_full_batches_and_the_last_one_padded(
     assert backend.sessions[0].calls == [4, 4, 4] and backend.sessions[0].closed  # 10 images: 4 + 4 + 2 padded
     assert (record["top1_correct"], record["top5_correct"], record["images"]) == (7, 9, 10)
     assert path.endswith(os.path.join("testboard", "grey__fixedbatch__fp32.accuracy.json"))
+
+
+def test_the_reference_is_opened_with_its_own_sha256(models, labels_file, tmp_path):
+    """TensorRT keys its engine cache by the ``model_sha256`` option: the reference given the measured
+    model's would be served that model's cached engine instead of being built from its own file."""
+    from edgeprof.agent.accuracy import datasets, job
+    from edgeprof.agent.selection import resolve
+    other = colour_model(tmp_path / "reference.onnx", bias_shift=(PERTURB_CLASS, PERTURB))
+    backend = FixedBatchBackend()
+    config = job.AccuracyConfig(labelled=datasets.load(labels=str(labels_file)), backend=backend, precision="fp32",
+                                out_dir=str(tmp_path / "out"), batch=4, board_name="testboard")
+    model = resolve(str(models))[0]
+    record, _ = job.measure_model(config, model, reference={"path": other, "sha256": sha256(other)})
+    assert [s.opened for s in backend.sessions] == [(model["path"], "fp32", model["sha256"]),
+                                                    (other, "fp32", sha256(other))]
+    assert record["agreement"]["reference_sha256"] == sha256(other)
 
 
 def test_profile_load_attaches_the_record(cli, models, labels_file, tmp_path):
@@ -265,7 +282,18 @@ def test_empty_image_is_named(cli, models, class_folders, tmp_path):
 
 def test_unreadable_image_is_named(cli, models, class_folders, tmp_path):
     (class_folders / "c3" / "garbage.jpg").write_bytes(b"this is not a jpeg")
-    bad(accuracy_cli(cli, models, tmp_path / "out", "--images", str(class_folders)), "garbage.jpg")
+    result = accuracy_cli(cli, models, tmp_path / "out", "--images", str(class_folders))
+    bad(result, "garbage.jpg", "not an image file Pillow can identify")
+    assert "BytesIO" not in result.stderr  # Pillow names the stream it was given, not the file
+
+
+def test_a_truncated_image_is_named(cli, models, class_folders, tmp_path):
+    grey_image(class_folders / "c3" / "whole.jpg", 3, size=(64, 64))
+    data = (class_folders / "c3" / "whole.jpg").read_bytes()
+    (class_folders / "c3" / "whole.jpg").write_bytes(data[:len(data) // 2])
+    result = accuracy_cli(cli, models, tmp_path / "out", "--images", str(class_folders))
+    bad(result, "whole.jpg")
+    assert "BytesIO" not in result.stderr
 
 
 def test_folder_without_class_folders(cli, models, tmp_path):

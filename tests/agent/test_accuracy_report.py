@@ -67,3 +67,12 @@ def test_a_record_of_another_model_file_is_not_this_model_s_accuracy():
     assert data.measured_accuracy(profile) == 70.0
     del profile["accuracy"]["model_sha256"]  # a record that does not say: taken as it is
     assert data.measured_accuracy(profile) == 70.0
+
+
+def test_an_fp32_setup_measured_throughout_does_not_say_published():
+    found = _throughput(_loaded(NAMES))
+    assert set(p["accuracy_source"] for p in found["batches"][0]["points"]) == {"measured"}
+    assert found["accuracy"].startswith("top-1 measured on the board for ")
+    assert "published" not in found["accuracy"]
+    mixed = _throughput(_loaded(NAMES[:2]))["accuracy"]
+    assert mixed.startswith("published fp32 top-1; ") and "(torchvision or the paper) for" in mixed

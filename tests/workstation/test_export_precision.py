@@ -276,6 +276,19 @@ def _file(folder, name, data):
     return path
 
 
+def test_calibration_follows_linked_class_folders_as_accuracy_does(tmp_path):
+    from edgeprof.agent.accuracy import datasets
+    from edgeprof.workstation import calibration
+    real = tmp_path / "store" / "n01"
+    real.mkdir(parents=True)
+    Image.fromarray(numpy.zeros((8, 8, 3), numpy.uint8)).save(str(real / "x.png"))
+    val = tmp_path / "val"
+    val.mkdir()
+    os.symlink(str(real), str(val / "n01"))
+    assert [rel for rel, _ in datasets.from_folders(str(val)).samples] == ["n01/x.png"]
+    assert calibration.list_images(str(val)) == ["n01/x.png"]
+
+
 def test_a_calibration_path_that_is_a_file_exits_2(tmp_path, capsys):
     path = _file(str(tmp_path), "image.png", b"whatever")
     status, err = _run(capsys, "--models", MODEL, "--out", str(tmp_path / "m"), "--precision", "int8",

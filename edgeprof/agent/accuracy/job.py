@@ -53,8 +53,10 @@ def _input_shape(runner, model):
     return [g if g is not None else (recorded[i] if i < len(recorded) else None) for i, g in enumerate(graph)]
 
 
-def _open(config, model_path, precision, model):
-    options = dict(config.options, model_sha256=model.get("sha256"), **config.runtime_options)
+def _open(config, model_path, precision, model, sha256=None):
+    """A runner of ``model_path``; ``sha256`` is that file's (a backend keys its engine cache by it: the
+    reference must not be given the measured model's)."""
+    options = dict(config.options, model_sha256=sha256 or model.get("sha256"), **config.runtime_options)
     return runners.open_runner(config.backend, model_path, config.batch, precision, options,
                                model.get("input_shape"))
 
@@ -92,7 +94,7 @@ def measure_model(config, model, reference=None):
         if reference is None:
             counts = evaluate.evaluate(runner, config.labelled, spec, batch, model["name"], workers=config.workers)
         else:
-            with _open(config, reference["path"], "fp32", model) as reference_runner:
+            with _open(config, reference["path"], "fp32", model, reference["sha256"]) as reference_runner:
                 counts = evaluate.evaluate(runner, config.labelled, spec, batch, model["name"],
                                            reference=reference_runner, workers=config.workers)
     folder, slug = board_folder(config.out_dir, config.board_name)

@@ -16,6 +16,7 @@ A preprocessing is a mapping, as the manifest records it at export::
      interpolation: bilinear, scale: 255}
 """
 import io
+import re
 
 import numpy as np
 
@@ -31,6 +32,7 @@ CROP_FRACTION = 0.875
 PIL_FILTERS = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}
 COLORS = ("RGB", "BGR")
 INSTALL = "pip install 'edgeprof[accuracy]'"
+_STREAM = re.compile(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
 
 
 def import_pil():
@@ -109,10 +111,18 @@ def _decode_rgb(Image, data, path):
         image = image.convert("RGB")
     # what Pillow raises on a bad or truncated file, and on one too large to decode (DecompressionBombError)
     except (IOError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise InputFileError("cannot read image %s: %s" % (path, exc))
+        raise InputFileError("cannot read image %s: %s" % (path, _reason(exc)))
     if image.size[0] < 1 or image.size[1] < 1:
         raise InputFileError("cannot read image %s: it has no pixels" % path)
     return image
+
+
+def _reason(exc):
+    """Pillow's message without the ``<_io.BytesIO object at 0x...>`` it names the stream by."""
+    # PIL.UnidentifiedImageError (Pillow 7+) says "cannot identify image file <stream>"
+    if type(exc).__name__ == "UnidentifiedImageError":
+        return "not an image file Pillow can identify (unknown format, or not an image)"
+    return _STREAM.sub("the file", str(exc)) or type(exc).__name__
 
 
 def resized_size(width, height, resize):

@@ -27,16 +27,20 @@ def _measured_on(point):
     return f"{point['name']} ({images} images)" if images else point["name"]
 
 
-def _sources(points, note):
-    """The pairing note and, per model, where its top-1 comes from: measured here (on how many images) or published."""
+def _sources(points, note, precision=None):
+    """The pairing note and, per model, where its top-1 comes from: measured here (on how many images) or published.
+
+    The note says when a published figure may stand; an fp32 setup whose every top-1 was measured
+    pairs none, so its note ("published fp32 top-1") would only contradict the list and is left out.
+    """
     measured = sorted(_measured_on(p) for p in points if p["accuracy_source"] == "measured")
     published = sorted(p["name"] for p in points if p["accuracy_source"] != "measured")
-    parts = []
+    parts = [] if precision == "fp32" and not published else [note]
     if measured:
         parts.append("top-1 measured on the board for " + ", ".join(measured))
     if published:
         parts.append("published fp32 top-1 (torchvision or the paper) for " + ", ".join(published))
-    return f"{note}; " + "; ".join(parts)
+    return "; ".join(parts)
 
 
 def _source_fields(point):
@@ -113,7 +117,7 @@ def throughput_at(points, batch, setup):
         f"(sign-flip permutation p = {fmt_p(test['p_greater'])} for the paper's shape, "
         f"{fmt_p(test['p_less'])} for the opposite)")
     rho = fmt_rho(rank)
-    return {"status": "ok", "batch": batch, "n": n, "accuracy": _sources(points, note),
+    return {"status": "ok", "batch": batch, "n": n, "accuracy": _sources(points, note, setup.precision),
             "points": [dict(_source_fields(p), model=p["name"], ips=float(x), top1=float(y),
                             gops=(p.get("paper_ops") or 0) / GIGA, frontier=i in front)
                        for i, (p, x, y) in enumerate(zip(points, ips, top1))],
@@ -163,7 +167,7 @@ def energy_at(points, batch, setup):
                                    f"the frontier test (p = {fmt_p(bound['p_less'])}) is not below {ALPHA}")
     best = int(numpy.argmax(top1))
     rho = fmt_rho(rank)
-    return {"status": "ok", "batch": batch, "n": n, "accuracy": _sources(points, note),
+    return {"status": "ok", "batch": batch, "n": n, "accuracy": _sources(points, note, setup.precision),
             "energy": "net energy per image (above idle)" if net else
             "total energy per image (no idle power in these profiles, so not net energy)",
             "points": [dict(_source_fields(p), model=p["name"], energy_mj=float(e), top1=float(t))

@@ -161,7 +161,11 @@ def _per_layer(dataset, setup):
         why = ("no model with FC layers has per-layer timings at two or more batch sizes"
                if any(m["first_share"] >= FC_NOTICEABLE for m in models)
                else "no model spends a noticeable share in FC layers")
-        return {"status": "ok", "models": models, "n": 0, "verdict": inconclusive(why), "statistic": why}
+        top = max(models, key=lambda m: max(m["shares"].values()))
+        share, batch = max((s, b) for b, s in top["shares"].items())
+        largest = (f"largest FC share {100 * share:.1f}% ({top['model']} at batch {batch}); a model counts from "
+                   f"{FC_NOTICEABLE:.0%} in FC layers at its smallest batch")
+        return {"status": "ok", "models": models, "n": 0, "verdict": inconclusive(why), "statistic": largest}
     test = stats.sign_flip_test([m["first_share"] - m["last_share"] for m in compared])
     return {"status": "ok", "models": models, "n": len(compared), "test": test,
             "verdict": too_few(len(compared), what="models with FC layers timed at two batch sizes")
