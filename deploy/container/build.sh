@@ -31,8 +31,8 @@ Options:
   --build-image IMAGE build the wheels on IMAGE (default: the table's, or --base-image)
   --tag NAME          image name (default: edgeprof:rMAJOR.MINOR, e.g. edgeprof:r35.4)
   --context DIR       stage the build context in DIR, emptied first (default: build/container-context)
-  --jetson-stats SPEC also install the jtop client, e.g. jetson-stats==4.3.1: match the host's
-                      jtop service version (jtop --version), as the socket protocol must agree
+  --jetson-stats SPEC also install the jtop client, e.g. jetson-stats==4.3.2: match the host's
+                      jtop service version (build.sh reads it and says it), as the protocol must agree
   --force             build even when docker's default runtime is not nvidia (TensorRT's import is
                       then not checked; on JetPack 4 pycuda cannot build)
   --dry-run           print the checks and commands, change nothing
@@ -131,6 +131,19 @@ set_build_args() {
     fi
 }
 
+# jtop's client and service must be the same jetson-stats (the socket protocol changes between
+# releases), so the host's version, read where install.sh reads it, is said or checked.
+check_jtop_client() {
+    local host
+    host=$(jtop_host_version)
+    [ -n "$host" ] || return 0
+    if [ -z "$JETSON_STATS_SPEC" ]; then
+        note "this board's jtop service is jetson-stats $host: for power through it in the container (run.sh --jtop), build with --jetson-stats jetson-stats==$host"
+    elif [ "$JETSON_STATS_SPEC" != "jetson-stats==$host" ]; then
+        warn "--jetson-stats $JETSON_STATS_SPEC, but this board's jtop service is jetson-stats $host: the container's jtop client would not talk to it (pass --jetson-stats jetson-stats==$host)"
+    fi
+}
+
 describe_choice() {
     if [ -n "$ROW" ]; then
         printf '%s\n' "$ROW" | awk -v l4t="$L4T" '{ printf "==> L4T %s: JetPack %s, TensorRT %s, Python %s\n", l4t, $3, $4, $5 }'
@@ -155,6 +168,7 @@ main() {
     choose_release
     set_build_args
     describe_choice
+    check_jtop_client
     if [ -n "$ROW" ]; then
         TAG=${TAG:-$(image_tag "$ROW")}
     else

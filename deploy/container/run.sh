@@ -66,6 +66,17 @@ parse_args() {
     done
 }
 
+# A folder as an absolute path: docker before 23.0 takes "-v ./models:..." for a volume name and
+# refuses it ('"./models" includes invalid characters for a local volume name ... If you intended
+# to pass a host directory, use absolute path': docker/docs#11399); Ubuntu 18.04's and 20.04's
+# docker.io, on JetPack 4 and 5, are 20.10.
+absolute_path() {
+    case "$1" in
+        /*) printf '%s\n' "$1" ;;
+        *) printf '%s/%s\n' "$PWD" "${1#./}" ;;
+    esac
+}
+
 default_image() {
     local l4t row
     l4t=$(board_l4t)
@@ -130,6 +141,9 @@ main() {
     parse_args "$@"
     [ "$DRY_RUN" = 1 ] && say "dry run: nothing will be changed"
     IMAGE=${IMAGE:-$(default_image)}
+    MODELS=$(absolute_path "$MODELS")
+    PROFILES=$(absolute_path "$PROFILES")
+    CACHE=$(absolute_path "$CACHE")
     say "checking docker and the GPU groups"
     check_docker
     check_gpu_groups

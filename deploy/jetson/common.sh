@@ -124,8 +124,33 @@ nvpmodel_modes() {
     printf '%s\n' "$conf" | sed -n 's/^<[[:space:]]*POWER_MODEL[[:space:]][[:space:]]*ID=\([0-9][0-9]*\)[[:space:]][[:space:]]*NAME=\([^[:space:]>]*\).*/\1 \2/p'
 }
 
+# The "ID NAME" line of /etc/nvpmodel.conf that a mode number or name (in any case) stands for;
+# fails when the board has no such mode, or no nvpmodel.conf.
+nvpmodel_lookup() {
+    local modes
+    modes=$(nvpmodel_modes) || return 1
+    printf '%s\n' "$modes" | awk -v want="$1" '
+        BEGIN { want = toupper(want) }
+        NF == 2 && ($1 == want || toupper($2) == want) { print; found = 1; exit }
+        END { exit found ? 0 : 1 }
+    '
+}
+
 # The default mode id of /etc/nvpmodel.conf ("< PM_CONFIG DEFAULT=2 >"); empty when not stated.
 nvpmodel_default() {
     read_machine_file /etc/nvpmodel.conf 2>/dev/null |
         sed -n 's/^<[[:space:]]*PM_CONFIG[[:space:]][[:space:]]*DEFAULT=\([0-9][0-9]*\).*/\1/p' | head -n 1
+}
+
+# The version of the jetson-stats that serves /run/jtop.sock, from its pip metadata under
+# /usr/local/lib/python3*/dist-packages (sudo pip's target on Ubuntu); empty when not found.
+# install.sh prints it, build.sh checks a container's client against it.
+jtop_host_version() {
+    local found
+    # find fails on a missing folder; pipefail would then hide what it found in the other.
+    found=$({ find "$(machine_path /usr/local/lib)" "$(machine_path /usr/lib)" -maxdepth 3 \
+        \( -name 'jetson_stats-*.dist-info' -o -name 'jetson_stats-*.egg-info' \) 2>/dev/null || true; } | head -n 1)
+    [ -n "$found" ] || return 0
+    found=${found##*/jetson_stats-}
+    printf '%s\n' "${found%.*-info}" | sed 's/-py[0-9.]*$//'
 }

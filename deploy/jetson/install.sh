@@ -245,18 +245,6 @@ jtop_service_present() {
         [ -e "$(machine_path /lib/systemd/system/jtop.service)" ]
 }
 
-# The version of the jetson-stats that serves /run/jtop.sock, from its pip metadata under
-# /usr/local/lib/python3*/dist-packages (sudo pip's target on Ubuntu); empty when not found.
-jtop_host_version() {
-    local found
-    # find fails on a missing folder; pipefail would then hide what it found in the other.
-    found=$({ find "$(machine_path /usr/local/lib)" "$(machine_path /usr/lib)" -maxdepth 3 \
-        \( -name 'jetson_stats-*.dist-info' -o -name 'jetson_stats-*.egg-info' \) 2>/dev/null || true; } | head -n 1)
-    [ -n "$found" ] || return 0
-    found=${found##*/jetson_stats-}
-    printf '%s\n' "${found%.*-info}" | sed 's/-py[0-9.]*$//'
-}
-
 # jetson-stats pinned per JetPack: 7.x needs Python 3.7 (pyproject.toml requires-python ">=3.7",
 # tag 7.2.0), so JetPack 4's Python 3.6 gets the last 4.x (4.3.x: python_requires '>=2.7').
 jetson_stats_spec() {

@@ -95,16 +95,20 @@ uninstall_system() {
         esac
     done
     if [ "$jtop" = 1 ]; then
-        # jetson-stats' own uninstall steps (docs/jtop/jtop.rst, "Uninstall", tag 7.2.0).
+        # jetson-stats' own uninstall steps (docs/jtop/jtop.rst, "Uninstall", tag 7.2.0). Each may
+        # find its part gone already (an earlier --uninstall stopped half-way, or a hand removal):
+        # systemctl stop then exits 5 ("Unit jtop.service not loaded."), disable 1, groupdel 6
+        # (groupdel(8), EXIT VALUES). That is said and the rest goes on, so --uninstall can be
+        # run again until the manifest is gone.
         note "jetson-stats and its jtop service"
-        run_as_root systemctl stop jtop.service
-        run_as_root systemctl disable jtop.service
-        run_as_root rm -f /etc/systemd/system/jtop.service
-        run_as_root systemctl daemon-reload
-        run_as_root rm -f /run/jtop.sock /etc/profile.d/jtop_env.sh
-        run_as_root python3 -m pip uninstall -y jetson-stats
+        run_as_root systemctl stop jtop.service || warn "jtop.service did not stop (not loaded?); going on"
+        run_as_root systemctl disable jtop.service || warn "jtop.service was not disabled (no unit file?); going on"
+        run_as_root rm -f "$(machine_path /etc/systemd/system/jtop.service)"
+        run_as_root systemctl daemon-reload || warn "systemctl daemon-reload failed; going on"
+        run_as_root rm -f "$(machine_path /run/jtop.sock)" "$(machine_path /etc/profile.d/jtop_env.sh)"
+        run_as_root python3 -m pip uninstall -y jetson-stats || warn "pip could not uninstall jetson-stats; going on"
         if [ "$group" = 1 ]; then
-            run_as_root groupdel jtop
+            run_as_root groupdel jtop || warn "group jtop was not deleted (gone already?); going on"
         fi
     fi
     if [ ${#apt_packages[@]} -gt 0 ]; then

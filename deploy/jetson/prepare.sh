@@ -126,7 +126,8 @@ query_mode() {
     local out
     out=$(nvpmodel -q 2>/dev/null </dev/null) || true
     NOW_NAME=$(printf '%s\n' "$out" | sed -n 's/^NV Power Mode: *\([^[:space:]]*\).*/\1/p' | head -n 1)
-    NOW_ID=$(printf '%s\n' "$out" | awk '/^NV Power Mode:/ { getline; gsub(/[[:space:]]/, ""); print; exit }')
+    # [ \t\r], not [[:space:]]: Ubuntu 18.04's awk is mawk 1.3.3, which knows no POSIX classes.
+    NOW_ID=$(printf '%s\n' "$out" | awk '/^NV Power Mode:/ { getline; gsub(/[ \t\r]/, ""); print; exit }')
     if ! [[ "$NOW_ID" =~ ^[0-9]+$ ]]; then
         NOW_ID=
         return 1

@@ -25,12 +25,17 @@ On the board, as your user (it asks sudo for apt, the power mode and the clocks)
      /etc/nvpmodel.conf, clocks locked at their maximum, fan at full speed, page cache dropped),
      with a guard started first (a transient systemd unit, systemd-run --unit) that restores
      the board when this script ends in any way, an SSH drop or a kill -9 included,
-  4. sweep: VENV/bin/edgeprof sweep with the arguments after --,
-  5. restore: prepare.sh --restore, on exit, on Ctrl-C, on SIGTERM and on SIGHUP,
+  4. sweep: VENV/bin/edgeprof sweep with the arguments after --; meanwhile sudo's cached
+     password is renewed every minute (sudo -n -v, never asking), so the restore after a
+     sweep of hours needs no password,
+  5. restore: prepare.sh --restore, on exit, on Ctrl-C, on SIGTERM and on SIGHUP (after a
+     SIGHUP the terminal is gone: the rest of the output goes to
+     \${TMPDIR:-/tmp}/edgeprof-sweep-<pid>.log),
 then prints where the profiles are.
 
 Options:
-  --mode N|NAME        power mode for the sweep (prepare.sh --mode; see prepare.sh --list-modes);
+  --mode N|NAME        power mode for the sweep (prepare.sh --mode; see prepare.sh --list-modes),
+                       checked against /etc/nvpmodel.conf before anything is installed;
                        default: keep the board's
   --no-fan             leave the fan on its own profile (default: full speed, jetson_clocks --fan)
   --no-clocks          do not lock the clocks (prepare.sh --no-clocks)
@@ -180,6 +185,18 @@ step_preflight() {
     fail "preflight failed before anything was changed on the board (thresholds: --min-free-disk-mb, --min-free-mem-mb)"
 }
 
+# A --mode the board does not have is refused before anything is installed (install.sh may build
+# pycuda for many minutes first). prepare.sh resolves the mode again and stays the judge; this is
+# only the early word, from the same /etc/nvpmodel.conf (common.sh nvpmodel_lookup).
+check_mode() {
+    local modes
+    [ -n "$MODE" ] && [ "$PREPARE" = 1 ] || return 0
+    modes=$(nvpmodel_modes) || return 0  # no nvpmodel.conf to read here: prepare.sh says what it finds
+    [ -n "$modes" ] || return 0
+    nvpmodel_lookup "$MODE" >/dev/null ||
+        die "this board has no power mode '$MODE'; its modes: $(printf '%s\n' "$modes" | tr '\n' ',' | sed 's/,$//; s/,/, /g') (deploy/jetson/prepare.sh --list-modes)"
+}
+
 # Root's commands: directly as root, else through sudo. The trap's calls use sudo -n: after an
 # SSH drop nobody can type a password, and the guard restores instead.
 as_root() {
@@ -249,6 +266,28 @@ step_prepare() {
     esac
 }
 
+# sudo keeps a password for timestamp_timeout minutes, 15 unless sudoers says otherwise
+# (sudoers(5)); a sweep lasts hours, so the trap's `sudo -n` at its end would find it gone and
+# leave the restore to the guard. While the sweep runs, `sudo -n -v` renews it every minute
+# without ever asking (sudo(8): -v updates the cached credentials, -n never prompts); it stops
+# when renewing fails (no cached password left, or a session that lost its terminal).
+KEEPALIVE_PID=
+start_sudo_keepalive() {
+    [ "$DRY_RUN" = 0 ] && [ "$PREPARED" = 1 ] && [ "$(id -u)" != 0 ] || return 0
+    (
+        while kill -0 "$$" 2>/dev/null && sudo -n -v 2>/dev/null; do
+            sleep 60
+        done
+    ) >/dev/null 2>&1 </dev/null &
+    KEEPALIVE_PID=$!
+}
+
+stop_sudo_keepalive() {
+    [ -n "$KEEPALIVE_PID" ] || return 0
+    kill "$KEEPALIVE_PID" 2>/dev/null || true
+    KEEPALIVE_PID=
+}
+
 SWEEP_RC=
 step_sweep() {
     local edgeprof=$VENV/bin/edgeprof
@@ -258,6 +297,7 @@ step_sweep() {
         SWEEP_RC=0
         return 0
     fi
+    start_sudo_keepalive
     # In the background and waited for, so that a signal reaches this script's trap at once.
     "$edgeprof" sweep "${SWEEP_ARGS[@]}" &
     SWEEP_PID=$!
@@ -313,6 +353,7 @@ on_exit() {
         wait "$SWEEP_PID" 2>/dev/null || true
     fi
     step_restore || restore_rc=$?
+    stop_sudo_keepalive
     [ -n "$RUN_DIR" ] && rm -rf "$RUN_DIR"
     if [ -n "$SWEEP_RC" ]; then
         report
@@ -324,7 +365,19 @@ on_exit() {
     exit "$rc"
 }
 
+# After SIGHUP the terminal is gone: a write to it fails (EIO on a hung-up tty; SIGPIPE, which
+# kills the writer, on a closed pipe), and prepare.sh --restore, under set -e, would stop at its
+# first line of output with the board still prepared. So the one line to the terminal is tried
+# with SIGPIPE ignored, and everything after it, the restore included, goes to a log file.
+HANGUP_LOG=
 on_signal() {
+    if [ "$1" = HUP ]; then
+        HANGUP_LOG=${TMPDIR:-/tmp}/edgeprof-sweep-$$.log
+        trap '' PIPE
+        warn "got SIGHUP: stopping, then restoring the board; the rest is in $HANGUP_LOG" || true
+        exec >>"$HANGUP_LOG" 2>&1
+        trap - PIPE
+    fi
     warn "got SIG$1: stopping, then restoring the board"
     case "$1" in
         INT) exit 130 ;;
@@ -336,6 +389,7 @@ on_signal() {
 main() {
     parse_args "$@"
     [ "$DRY_RUN" = 1 ] && say "dry run: nothing will be changed"
+    check_mode
     set_prepare_cmd
     RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/edgeprof-sweep.XXXXXX")
     chmod 755 "$RUN_DIR"

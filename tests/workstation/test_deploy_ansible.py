@@ -110,6 +110,9 @@ def write_inventory(tmp_path, hosts):
         "edgeprof_sweep_args": ["--min-seconds", "0.2", "--warmup-seconds", "0.05", "--idle-seconds", "0",
                                 "--power", "none"],
         "edgeprof_sweep_poll_s": 1,
+        # The preflight's floors are tested with board-f; the test machine's disk and memory are not.
+        "edgeprof_min_free_disk_mb": 1,
+        "edgeprof_min_free_mem_mb": 1,
     }
     inventory = {"all": {"children": {"jetsons": {"hosts": hosts, "vars": board_vars}}}}
     path = tmp_path / "inventory.yml"
@@ -164,7 +167,7 @@ def write_lock(tmp_path, name, pid):
 def fleet_run(tmp_path_factory):
     """One playbook run shared by the tests below: (CompletedProcess, tmp folder)."""
     tmp_path = tmp_path_factory.mktemp("fleet")
-    for name in ("board-a", "board-c", "board-d"):
+    for name in ("board-a", "board-c", "board-d", "board-f"):
         board_venv_with_system_packages(tmp_path / "boards" / name / "venv")
     write_lock(tmp_path, "board-c", dead_pid())
     hosts = {
@@ -172,6 +175,7 @@ def fleet_run(tmp_path_factory):
         "board-b": local_host(ansible_python_interpreter="/nonexistent/python3"),
         "board-c": jetson_stand_in(tmp_path, "board-c", restore_rc=1),
         "board-d": jetson_stand_in(tmp_path, "board-d", mode_rc=4),
+        "board-f": dict(jetson_stand_in(tmp_path, "board-f"), edgeprof_min_free_mem_mb=10 ** 9),
     }
     if os.path.exists(PYTHON36):
         # A JetPack 4.6 board's Python 3.6 runs Ansible's modules and the sweep.
@@ -208,9 +212,9 @@ def test_fleet_run_profile_is_a_valid_profile_of_the_swept_batch(fleet_run):
 def test_fleet_run_reports_each_failed_board_with_its_reason_and_exits_non_zero(fleet_run):
     result, tmp_path = fleet_run
     assert result.returncode != 0
-    assert "failed: board-b, board-c, board-d" in result.stdout, result.stdout[-6000:]
+    assert "failed: board-b, board-c, board-d, board-f" in result.stdout, result.stdout[-6000:]
     assert "  board-b: Facts (a board without a working Python fails here)" in result.stdout
-    assert "edgeprof failed on: board-b, board-c, board-d" in result.stdout
+    assert "edgeprof failed on: board-b, board-c, board-d, board-f" in result.stdout
     assert not (tmp_path / "workstation" / "profiles" / "board-b").exists()
 
 
@@ -258,6 +262,14 @@ def test_power_mode_needing_a_reboot_stops_the_board_without_sweep_restore_or_re
     assert "set edgeprof_allow_reboot: true" in result.stdout
     assert not (tmp_path / "boards" / "board-d" / "profiles").exists()
     assert "TASK [edgeprof_sweep : Reboot into the new power mode (edgeprof_allow_reboot)]" in result.stdout
+
+
+def test_preflight_stops_a_board_short_of_memory_before_models_are_copied_or_it_is_prepared(fleet_run):
+    result, tmp_path = fleet_run
+    assert "board-f: preflight: " in result.stdout, result.stdout[-6000:]
+    assert "MiB MemAvailable (need edgeprof_min_free_mem_mb 1000000000)" in result.stdout
+    assert calls(tmp_path, "board-f") == []
+    assert not (tmp_path / "boards" / "board-f" / "models").exists()
 
 
 def test_report_runs_and_removes_the_source_archive_even_though_boards_failed(fleet_run):
@@ -444,3 +456,23 @@ def test_a_source_that_cannot_be_packed_stops_with_its_reason_and_leaves_no_temp
     assert "is not an edgeprof source folder (no deploy/jetson/install.sh)" in result.stdout, result.stdout[-4000:]
     assert "PLAY [Install edgeprof and sweep on every board]" not in result.stdout
     assert not glob.glob(str(tmp_path / "tmp" / "*edgeprof*")), os.listdir(str(tmp_path / "tmp"))
+
+
+@pytest.mark.parametrize("install_args, expected", [
+    ([], ["--system-only"]),
+    (["--wheelhouse", "w", "--no-pycuda"], ["--system-only", "--no-pycuda"]),
+    (["--with-cuda", "--offline"], ["--system-only", "--with-cuda"]),
+])
+def test_the_system_step_gets_the_users_cuda_choice(install_args, expected):
+    # install.sh checks CUDA in its system step: --no-pycuda only in the user step would still stop
+    # a board flashed without CUDA there. The role's own expression, rendered by ansible-core.
+    templar_module = pytest.importorskip("ansible.template")
+    from ansible.parsing.dataloader import DataLoader
+    import yaml
+    with open(os.path.join(ANSIBLE_DIR, "roles", "edgeprof_install", "tasks", "main.yml")) as f:
+        tasks = yaml.safe_load(f)
+    facts = next(t["ansible.builtin.set_fact"] for t in tasks
+                 if "edgeprof_system_argv" in t.get("ansible.builtin.set_fact", {}))
+    templar = templar_module.Templar(loader=DataLoader(), variables={
+        "edgeprof_with_jtop": False, "edgeprof_jetson_stats": "", "edgeprof_install_args": install_args})
+    assert templar.template(facts["edgeprof_system_argv"]) == expected

@@ -397,3 +397,45 @@ def test_container_scripts_and_stand_ins_are_shellcheck_clean():
     scripts += [os.path.join(STAND_INS, name) for name in os.listdir(STAND_INS)]
     result = subprocess.run([found, "-x", *scripts], capture_output=True, text=True, cwd=REPO, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_run_passes_relative_folders_to_docker_as_absolute_paths(tmp_path):
+    # docker before 23.0 (JetPack 4 and 5's docker.io 20.10) takes "./models" for a volume name.
+    (tmp_path / "work").mkdir()
+    result = run_script(RUN, "--models", "./models", "--profiles", "out", "--cache", "cache",
+                        root=board_root(tmp_path, board="tx2"), env=docker_machine(tmp_path), cwd=str(tmp_path / "work"))
+    assert result.returncode == 0, result.stderr
+    call = docker_calls(tmp_path, "run")[-1]
+    work = tmp_path / "work"
+    for mount in ("{}/models:/work/models:ro", "{}/out:/work/profiles", "{}/cache:/work/.cache/edgeprof"):
+        assert "-v " + mount.format(work) in call
+    assert (work / "out").is_dir()
+
+
+def test_stand_in_docker_refuses_a_relative_bind_source_as_docker_20_10_does(tmp_path):
+    env = dict(os.environ, **docker_machine(tmp_path))
+    result = subprocess.run(["docker", "run", "--rm", "-v", "./models:/work/models:ro", "edgeprof:r32.7"],
+                            capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 125
+    assert "includes invalid characters for a local volume name" in result.stderr
+    named = subprocess.run(["docker", "run", "--rm", "-v", "cache_volume:/c", "-v", "/abs:/a", "edgeprof:r32.7"],
+                           capture_output=True, text=True, env=env, check=False)
+    assert named.returncode == 0, named.stderr
+
+
+def host_with_jtop(tmp_path, version):
+    root = board_root(tmp_path, board="orin-nano")
+    site = root / "usr" / "local" / "lib" / "python3.10" / "dist-packages" / f"jetson_stats-{version}.dist-info"
+    site.mkdir(parents=True)
+    return root
+
+
+def test_build_names_the_hosts_jtop_version_and_warns_on_a_client_that_differs(tmp_path):
+    root = host_with_jtop(tmp_path, "7.2.2")
+    result = run_script(BUILD, "--dry-run", root=root, env=docker_machine(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "jtop service is jetson-stats 7.2.2" in result.stdout and "--jetson-stats jetson-stats==7.2.2" in result.stdout
+    result = run_script(BUILD, "--dry-run", "--jetson-stats", "jetson-stats==4.3.2", root=root, env=docker_machine(tmp_path))
+    assert "would not talk to it" in result.stderr
+    result = run_script(BUILD, "--dry-run", "--jetson-stats", "jetson-stats==7.2.2", root=root, env=docker_machine(tmp_path))
+    assert "would not talk to it" not in result.stderr and "JETSON_STATS_SPEC=jetson-stats==7.2.2" in result.stdout

@@ -424,3 +424,59 @@ def test_install_records_the_venv_it_made_and_uninstall_removes_it_and_only_it(t
     assert removed.returncode == 0, removed.stderr
     assert not made.exists() and mine.exists()
     assert not (manifests / "user.manifest").exists()
+
+
+def jtop_root(tmp_path, unit=True, group=True):
+    """A machine root with jetson-stats' service file and group jtop, or without them."""
+    root = tmp_path / "root"
+    (root / "etc" / "systemd" / "system").mkdir(parents=True)
+    (root / "etc" / "profile.d").mkdir()
+    if unit:
+        (root / "etc" / "systemd" / "system" / "jtop.service").write_text("[Service]\nExecStart=/usr/local/bin/jtop --force\n")
+        (root / "etc" / "profile.d" / "jtop_env.sh").write_text("export JTOP_SERVICE=True\n")
+    (root / "etc" / "group").write_text("video:x:44:nvidia\n" + ("jtop:x:998:nvidia\n" if group else ""))
+    # pip uninstall of the system jetson-stats: a stand-in python3, so the machine's own is left alone.
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "python3").write_text('#!/bin/sh\necho "python3 $*" >> "$FAKE_BOARD/log"\n')
+    (tools / "python3").chmod(0o755)
+    return root, str(tools)
+
+
+@pytest.mark.parametrize("present", [True, False], ids=["installed", "half-removed"])
+def test_uninstall_of_jetson_stats_runs_to_the_end_even_when_parts_are_gone(tmp_path, present):
+    # An --uninstall that stopped half-way (or a hand removal) must not block the next one.
+    root, tools = jtop_root(tmp_path, unit=present, group=present)
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "system.manifest").write_text("group jtop\njetson-stats jetson-stats==7.2.2\napt python3-pip\n")
+    env, board = board_env(tmp_path)
+    env["PATH"] = tools + os.pathsep + env["PATH"]
+    result = run_script(INSTALL, "--uninstall", "--manifest-dir", str(manifests), root=str(root), env=env)
+    assert result.returncode == 0, result.stderr
+    log = (board / "log").read_text().splitlines()
+    assert "python3 -m pip uninstall -y jetson-stats" in log
+    assert "apt-get remove -y python3-pip" in log
+    assert not (root / "etc" / "systemd" / "system" / "jtop.service").exists()
+    assert not (root / "etc" / "profile.d" / "jtop_env.sh").exists()
+    assert "jtop:" not in (root / "etc" / "group").read_text()
+    assert not list(manifests.iterdir())
+    if present:
+        assert "going on" not in result.stderr
+    else:
+        assert "jtop.service was not disabled" in result.stderr and "group jtop was not deleted" in result.stderr
+
+
+def test_awk_programs_run_on_ubuntu_18_04s_mawk_1_3_3():
+    # JetPack 4.6's awk is mawk 1.3.3, which has no POSIX classes ([[:space:]] is a plain bracket
+    # there) and no {m,n} intervals (xonixx/makesure#120; mrbaseman/parse_yaml#8).
+    import re
+    programs = []
+    for path in glob.glob(os.path.join(REPO, "deploy", "**", "*.sh"), recursive=True):
+        with open(path) as f:
+            text = f.read()
+        programs += [(os.path.relpath(path, REPO), body) for body in re.findall(r"\bawk\b[^'\n]*'([^']*)'", text)]
+    assert len(programs) > 10
+    for path, body in programs:
+        assert "[[:" not in body, (path, body)
+        assert not re.search(r"[^\\]\{[0-9]+(,[0-9]*)?\}", body), (path, body)

@@ -191,7 +191,9 @@ def test_as_root_without_venv_it_refuses(tmp_path):
 def test_when_sudo_can_no_longer_ask_the_guard_restores_instead(tmp_path, venv):
     # A long sweep outlives sudo's cached credentials; after an SSH drop nobody can type one.
     board = Board(tmp_path, "jp5", uid=1000, mode=2)
-    env = dict(os.environ, **board.env, FAKE_SWEEP_SLEEP="60")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    env = dict(os.environ, **board.env, FAKE_SWEEP_SLEEP="60", TMPDIR=str(logs))
     args = ["bash", SWEEP, "--venv", venv, "--no-install", "--state-dir", board.state, "--mode", "0",
             "--", "--out", str(tmp_path / "p")]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -203,7 +205,9 @@ def test_when_sudo_can_no_longer_ask_the_guard_restores_instead(tmp_path, venv):
     finally:
         proc.kill()
     assert proc.returncode == 129
-    assert "the guard edgeprof-guard-" in err and "tries again as root" in err
+    log = logs / f"edgeprof-sweep-{proc.pid}.log"
+    assert "the rest is in " + str(log) in err  # after a hangup the output goes to that log
+    assert "the guard edgeprof-guard-" in log.read_text() and "tries again as root" in log.read_text()
     assert board.wait_for(lambda: not os.path.exists(board.state))
     assert (board.mode(), board.clocks()) == (2, "default")
 
@@ -227,3 +231,66 @@ def test_a_session_not_yet_in_group_jtop_is_told_to_log_in_again(tmp_path, venv)
         assert "this session is in group jtop" in result.stdout
     else:
         assert "not in group jtop yet" in result.stderr and "newgrp jtop" in result.stderr
+
+
+def test_a_mode_the_board_lacks_is_refused_before_anything_is_installed(tmp_path):
+    # install.sh may build pycuda for many minutes; a mistyped mode must not wait for that.
+    board = Board(tmp_path, "jp6", uid=1000, mode=0)
+    result = board.run(SWEEP, "--dry-run", "--venv", "/opt/ep-venv", "--mode", "MAXN", "--", "--out", "p")
+    assert result.returncode == 2
+    assert "no power mode 'MAXN'" in result.stderr and "2 MAXN_SUPER" in result.stderr
+    assert "step 1" not in result.stdout and not commands(result.stdout)
+    result = board.run(SWEEP, "--dry-run", "--venv", "/opt/ep-venv", "--mode", "maxn_super", "--", "--out", "p")
+    assert result.returncode == 0, result.stderr
+    assert any(c.startswith("nvpmodel -m 2 ") for c in commands(result.stdout))
+
+
+def test_sudo_is_renewed_during_the_sweep_so_the_trap_restores_without_the_guard(tmp_path, venv):
+    # sudo forgets the password after 15 minutes (sudoers(5) timestamp_timeout); sweeps last hours.
+    board = Board(tmp_path, "jp5", uid=1000, mode=2)
+    env = dict(os.environ, **board.env, FAKE_SWEEP_SLEEP="60")
+    args = ["bash", SWEEP, "--venv", venv, "--no-install", "--state-dir", board.state, "--mode", "0",
+            "--", "--out", str(tmp_path / "p")]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert board.wait_for(lambda: "sudo -n -v" in board.log())
+        assert (board.dir / "during_sweep").exists() or board.wait_for(lambda: (board.dir / "during_sweep").exists())
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "tries again as root" not in err
+    assert (board.mode(), board.clocks()) == (2, "default")
+    assert any(line.startswith("systemctl stop edgeprof-guard-") for line in board.log())
+
+
+def test_no_sudo_renewal_as_root_or_without_prepare(tmp_path, venv):
+    board = Board(tmp_path, "jp5", uid=1000, mode=2)
+    result = sweep(board, venv, "--no-prepare", "--", "--out", str(tmp_path / "p"), env={"FAKE_SWEEP_SLEEP": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "sudo -n -v" not in board.log()
+
+
+def test_after_a_hangup_with_the_terminal_gone_the_trap_still_restores_and_logs_it(tmp_path, venv):
+    # An SSH drop closes the terminal: writing there kills the writer (SIGPIPE) or fails (EIO),
+    # which would stop prepare.sh --restore at its first line. No guard here: only the trap restores.
+    board = Board(tmp_path, "jp5", mode=2)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    env = dict(os.environ, **board.env, FAKE_SWEEP_SLEEP="60", TMPDIR=str(logs))
+    args = ["bash", SWEEP, "--venv", venv, "--no-install", "--state-dir", board.state, "--mode", "0", "--no-guard",
+            "--", "--out", str(tmp_path / "p")]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert board.wait_for(lambda: (board.dir / "during_sweep").exists())
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.send_signal(signal.SIGHUP)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 129
+    assert (board.mode(), board.clocks()) == (2, "default")
+    log = (logs / f"edgeprof-sweep-{proc.pid}.log").read_text()
+    assert "got SIGHUP" in log and "step 5: restore" in log and "done: power mode 2" in log
