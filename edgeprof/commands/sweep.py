@@ -22,7 +22,9 @@ def configure(parser):
                         help="batch sizes (default %s)" % DEFAULT_BATCHES)
     parser.add_argument("--backend", default="auto", choices=("auto",) + backends.NAMES,
                         help="runtime: auto picks TensorRT on a Jetson where importable, else onnxruntime")
-    parser.add_argument("--precision", default="fp32", choices=backends.precisions())
+    parser.add_argument("--precision", default="fp32", choices=backends.precisions(),
+                        help="precision to run: onnxruntime runs the manifest's fp16/int8 file (edgeprof export "
+                             "--precision), tensorrt builds its engine at it (default fp32)")
     parser.add_argument("--out", default="profiles", help="profiles folder (default: profiles)")
     parser.add_argument("--board-name", help="name of this board for the profile folder (default: from the board)")
     proto = parser.add_argument_group("measurement protocol")

@@ -65,6 +65,20 @@ def shellcheck_binary():
     return found or (beside_python if os.path.exists(beside_python) else None)
 
 
+# the commands docs/deploy.md and the README tell a user to run as ./path (the sourced helpers need no bit)
+ENTRY_SCRIPTS = ("deploy/jetson/install.sh", "deploy/jetson/prepare.sh", "deploy/jetson/sweep.sh",
+                 "deploy/container/build.sh", "deploy/container/run.sh")
+
+
+@pytest.mark.parametrize("script", ENTRY_SCRIPTS)
+def test_every_entry_script_is_executable_in_git_as_the_docs_run_it(script):
+    listed = subprocess.run(["git", "ls-files", "-s", script], cwd=REPO, stdout=subprocess.PIPE,
+                            universal_newlines=True, check=True).stdout.split()
+    if not listed:
+        pytest.skip("not a git checkout")
+    assert listed[0] == "100755", "%s is not executable in git: `deploy/...` as the docs write it fails" % script
+
+
 def test_every_deploy_script_is_shellcheck_clean():
     binary = shellcheck_binary()
     if not binary:
