@@ -17,7 +17,7 @@ import traceback
 from edgeprof import __version__
 from edgeprof.errors import EdgeprofError
 
-COMMANDS = ("export", "inspect", "sweep", "compare", "report", "predict", "info", "doctor")
+COMMANDS = ("export", "inspect", "sweep", "accuracy", "compare", "report", "predict", "table", "info", "doctor")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -4,6 +4,7 @@ import os
 from edgeprof.reading import predict
 from edgeprof.commands import positive_int, print_json
 from edgeprof.errors import InputFileError, UsageError
+from edgeprof.records import store
 
 HELP = ("predict latency and energy per image of a model never run on a board, from that board's "
         "profiles (fit on operations, error from nested leave-one-out and leave-one-family-out)")
@@ -21,6 +22,7 @@ def configure(parser):
     parser.add_argument("--backend", help="use only profiles of this backend (when the folder has several)")
     parser.add_argument("--precision", help="use only profiles of this precision (when the folder has several)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--no-index", action="store_true", help=store.NO_INDEX_HELP)
 
 
 def counts_from_onnx(path):
@@ -110,7 +112,7 @@ def _text(result):
 
 def run(args):
     from edgeprof.reading.report import data, findings
-    dataset = data.load(args.profiles)
+    dataset = data.load(args.profiles, use_index=not args.no_index)
     setup = pick_setup(dataset, args.backend, args.precision)
     if args.model.endswith(".onnx"):
         if not os.path.isfile(args.model):

@@ -11,9 +11,12 @@ row is their geometric mean over the models both columns have. The regression ga
 is :mod:`edgeprof.reading.gate`.
 """
 import json
+import os
 
-from edgeprof.records import profile
+from edgeprof.records import profile, store
 from edgeprof.errors import UsageError
+from edgeprof.reading.compare_render import DEFAULT_TOP, render_csv, render_markdown, render_text  # noqa: F401
+from edgeprof.reading.table import top1_of
 from edgeprof.util import geomean
 
 # metric -> (label with unit, getter on a run entry, True when lower is better)
@@ -27,7 +30,10 @@ METRICS = {
                lambda r: _mib((r.get("memory") or {}).get("peak_rss_bytes")), True),
     "system-memory": ("system memory used by the run [MiB]",
                       lambda r: _mib((r.get("memory") or {}).get("system_delta_bytes")), True),
+    # of the profile, not of a run (see build): measured where it has an accuracy record, else published
+    "top1": ("top-1 accuracy [%]", None, False),
 }
+SHOWN_LABELS = 8  # columns an error message names before "and N more"
 
 
 def _mib(value):
@@ -37,11 +43,14 @@ def _mib(value):
 class Table(object):
     """The result of :func:`build`: ``columns``, ``rows`` [(model, [value...])], ``ratios``, ``geomean``.
 
-    ``sources[(model, column index)]`` is the ``(Loaded, run)`` behind each cell (for the gate).
+    ``sources[(model, column index)]`` is the ``(Loaded, run)`` behind each cell (for the gate);
+    ``marks`` the cells whose value is published, not measured (``--metric top1``).
     """
 
-    def __init__(self, metric, batch, columns, rows, baseline, sources=None):
+    def __init__(self, metric, batch, columns, rows, baseline, sources=None, marks=()):
         self.metric = metric
+        self.marks = set(marks)
+        self._values = dict(rows)
         self.label, _, self.lower_is_better = METRICS[metric]
         self.batch = batch
         self.columns = columns
@@ -64,13 +73,22 @@ class Table(object):
                     out.append((model, column, (worse - 1.0) * 100.0))
         return out
 
+    def source_of(self, model, index):
+        """``measured`` or ``published`` for a ``top1`` cell that has a value; None otherwise."""
+        if self.metric != "top1" or self._values[model][index] is None:
+            return None
+        return "published" if (model, index) in self.marks else "measured"
+
     def as_dict(self):
+        rows = []
+        for (model, values), (_, ratios) in zip(self.rows, self.ratios):
+            row = {"model": model, "values": dict(zip(self.columns, values)), "ratios": dict(zip(self.columns, ratios))}
+            if self.metric == "top1":
+                row["sources"] = dict((c, self.source_of(model, i)) for i, c in enumerate(self.columns))
+            rows.append(row)
         return {"metric": self.metric, "label": self.label, "batch": self.batch,
                 "lower_is_better": self.lower_is_better, "columns": self.columns,
-                "baseline": self.columns[self.baseline],
-                "rows": [{"model": m, "values": dict(zip(self.columns, v)),
-                          "ratios": dict(zip(self.columns, r))}
-                         for (m, v), (_, r) in zip(self.rows, self.ratios)],
+                "baseline": self.columns[self.baseline], "rows": rows,
                 "geomean_ratio": dict(zip(self.columns, self.geomean))}
 
 
@@ -90,15 +108,18 @@ class Loaded(object):
         self.name = name
 
 
-def load_profiles(paths):
-    """The profiles under each of ``paths``, validated, as :class:`Loaded`; a broken file stops with its name."""
-    loaded = []
-    for index, given in enumerate(paths):
+def load_profiles(paths, use_index=True):
+    """The profiles under each of ``paths``, validated, as :class:`Loaded` (their summaries, read through the
+    index: :mod:`edgeprof.records.store`); a broken file stops with its name."""
+    inputs = []
+    for given in paths:
         files = profile.iter_profile_files([given])
         if not files:
             raise UsageError("no profiles (*.yaml) under %s; run edgeprof sweep first" % given)
-        loaded.extend(Loaded(path, profile.load(path), index, given) for path in files)
-    return loaded
+        inputs.append(files)
+    summaries = iter(store.load([f for files in inputs for f in files], paths, use_index))
+    return [Loaded(path, next(summaries), index, given)
+            for index, (given, files) in enumerate(zip(paths, inputs)) for path in files]
 
 
 def _run_at(data, batch):
@@ -129,27 +150,34 @@ def setup_key(loaded, run):
     return key, settings
 
 
+def _groups(columns, attribute):
+    """Columns with the same value of ``attribute``, in order (a dict: thousands of columns are common)."""
+    groups = {}
+    for column in columns:
+        groups.setdefault(getattr(column, attribute), []).append(column)
+    return groups
+
+
 def _label_columns(columns):
     """Make labels unique: what differs among columns of one base label (options, device), then the input."""
-    for column in columns:
-        twins = [c for c in columns if c.base == column.base]
+    for twins in _groups(columns, "base").values():
         if len(twins) < 2:
             continue
         names = sorted(set(k for c in twins for k in c.options))
         differ = [k for k in names if len(set(json.dumps(c.options.get(k), default=str) for c in twins)) > 1]
-        parts = ["%s=%s" % (k, column.options.get(k)) for k in differ]
-        if not parts and len(set(c.device for c in twins)) > 1:
-            parts = ["device=%s" % column.device]
-        if parts:
-            column.label = "%s [%s]" % (column.base, ", ".join(parts))
-    for column in columns:
-        twins = [c for c in columns if c.label == column.label]
+        for column in twins:
+            parts = ["%s=%s" % (k, column.options.get(k)) for k in differ]
+            if not parts and len(set(c.device for c in twins)) > 1:
+                parts = ["device=%s" % column.device]
+            if parts:
+                column.label = "%s [%s]" % (column.base, ", ".join(parts))
+    for twins in _groups(columns, "label").values():
         if len(twins) > 1 and len(set(c.input for c in twins)) == len(twins):
             for c in twins:
                 c.label = "%s (%s)" % (c.label, c.input)
-    labels = [c.label for c in columns]
+    counts = dict((label, len(twins)) for label, twins in _groups(columns, "label").items())
     for number, column in enumerate(columns):
-        if labels.count(column.label) > 1:
+        if counts[column.label] > 1:
             column.label = "%s #%d" % (column.label, number + 1)
 
 
@@ -160,7 +188,8 @@ def build(profiles, metric="latency", batch=1, baseline=None):
         profiles (list): :class:`Loaded` profiles (from :func:`load_profiles`).
         metric (str): a key of ``METRICS``.
         batch (int): the batch size to compare.
-        baseline (str): a column label, or a unique part of one (default: the first column).
+        baseline (str): a column label, one of the inputs by its path (when it holds one setup), or a
+            unique part of a label (default: the first column).
     """
     if metric not in METRICS:
         raise UsageError("unknown --metric %r; choose one of: %s" % (metric, ", ".join(sorted(METRICS))))
@@ -169,6 +198,7 @@ def build(profiles, metric="latency", batch=1, baseline=None):
     by_key = {}
     cells = {}
     claimed = {}
+    published = set()
     models = []
     for loaded in profiles:
         model = loaded.data["model"]["name"]
@@ -184,91 +214,69 @@ def build(profiles, metric="latency", batch=1, baseline=None):
             raise UsageError("%s and %s both hold %s for the same setup (%s) in %s; give them as separate inputs "
                              "or remove one" % (other.path, loaded.path, model, by_key[key].base, loaded.name))
         claimed[(model, key)] = loaded
-        if run is not None and run["status"] == "ok":
+        if getter is None:  # top1: the profile's, whether or not it ran at this batch
+            value, _, _, source = top1_of(loaded.data)
+            if value is not None:
+                cells[(model, key)] = (value, loaded, run)
+                if source == "published":
+                    published.add((model, key))
+        elif run is not None and run["status"] == "ok":
             cells[(model, key)] = (getter(run), loaded, run)
+    # files come sorted by name, which puts fp16 before fp32: columns that differ only in precision are
+    # ordered fp32, fp16, int8 (so fp32 is the default baseline); everything else keeps its first-seen order
+    first_seen = {}
+    for position, column in enumerate(columns):
+        first_seen.setdefault(column.key[:3] + column.key[4:], position)
+    columns.sort(key=lambda c: (first_seen[c.key[:3] + c.key[4:]],
+                                _PRECISION_ORDER.get(c.key[3], len(_PRECISION_ORDER))))
     _label_columns(columns)
     labels = [c.label for c in columns]
-    rows, sources = [], {}
+    rows, sources, marks = [], {}, []
     for model in models:
         values = []
         for index, column in enumerate(columns):
             cell = cells.get((model, column.key))
             values.append(cell[0] if cell else None)
-            if cell:
+            if cell and cell[2] is not None:
                 sources[(model, index)] = (cell[1], cell[2])
+            if (model, column.key) in published:
+                marks.append((model, index))
         rows.append((model, values))
-    return Table(metric, batch, labels, rows, _baseline_index(labels, baseline), sources)
+    return Table(metric, batch, labels, rows, _baseline_index(columns, baseline), sources, marks)
+
+
+_PRECISION_ORDER = {"fp32": 0, "tf32": 1, "fp16": 2, "bf16": 3, "int8": 4}
+
+
+def _some(labels):
+    shown = ", ".join(labels[:SHOWN_LABELS])
+    return shown + (" and %d more" % (len(labels) - SHOWN_LABELS) if len(labels) > SHOWN_LABELS else "")
+
+
+def same_path(a, b):
+    """Whether two paths name the same file or folder (as written, normalised, or resolved)."""
+    if os.path.normpath(a) == os.path.normpath(b):
+        return True
+    return os.path.exists(a) and os.path.exists(b) and os.path.realpath(a) == os.path.realpath(b)
 
 
 def _baseline_index(columns, baseline):
+    """The baseline column: by label, by input path (``profiles/tx2/``), or by a unique part of a label."""
     if baseline is None:
         return 0
-    if baseline in columns:
-        return columns.index(baseline)
-    matches = [i for i, c in enumerate(columns) if baseline in c]
+    labels = [c.label for c in columns]
+    if baseline in labels:
+        return labels.index(baseline)
+    inputs = [given for given in _groups(columns, "input") if same_path(given, baseline)]
+    if inputs:
+        of_input = [i for i, c in enumerate(columns) if c.input == inputs[0]]
+        if len(of_input) > 1:
+            raise UsageError("--baseline %s holds %d setups (%s); give the label of one"
+                             % (baseline, len(of_input), _some([labels[i] for i in of_input])))
+        return of_input[0]
+    matches = [i for i, label in enumerate(labels) if baseline in label]
     if len(matches) != 1:
-        raise UsageError("--baseline %r matches %s of the columns (%s); give a unique part of one"
-                         % (baseline, "none" if not matches else "several", ", ".join(columns)))
+        raise UsageError("--baseline %r matches %s of the columns (%s); give a unique part of one, or one of "
+                         "the inputs by its path" % (baseline, "none" if not matches else "several",
+                                                      _some([labels[i] for i in matches] if matches else labels)))
     return matches[0]
-
-
-def _fmt(value):
-    if value is None:
-        return "-"
-    if abs(value) >= 100:
-        return "%.1f" % value
-    return "%.3g" % value if abs(value) < 1 else "%.2f" % value
-
-
-def _cells(table):
-    """Header and body rows of strings: value (and ratio where not the baseline)."""
-    header = ["model"] + table.columns
-    body = []
-    for (model, values), (_, ratios) in zip(table.rows, table.ratios):
-        row = [model]
-        for index, (value, ratio) in enumerate(zip(values, ratios)):
-            text = _fmt(value)
-            if index != table.baseline and ratio is not None:
-                text += " (x%.2f)" % ratio
-            row.append(text)
-        body.append(row)
-    geo = ["geomean ratio"] + ["-" if g is None else "x%.2f" % g for g in table.geomean]
-    return header, body, geo
-
-
-def render_text(table):
-    header, body, geo = _cells(table)
-    rows = [header] + body + [geo]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    title = "%s at batch %d (ratios to %s; %s is better)" % (
-        table.label, table.batch, table.columns[table.baseline], "lower" if table.lower_is_better else "higher")
-    out = [title, line(header), "  ".join("-" * w for w in widths)]
-    out += [line(r) for r in body]
-    out += ["  ".join("-" * w for w in widths), line(geo)]
-    return "\n".join(out)
-
-
-def render_markdown(table):
-    header, body, geo = _cells(table)
-    out = ["**%s at batch %d** (ratios to `%s`; %s is better)" % (
-        table.label, table.batch, table.columns[table.baseline], "lower" if table.lower_is_better else "higher"), "",
-        "| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in body]
-    out.append("| " + " | ".join("**%s**" % c for c in geo) + " |")
-    return "\n".join(out)
-
-
-def render_csv(table):
-    import csv
-    import io
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["model"] + table.columns + ["ratio:" + c for c in table.columns])
-    for (model, values), (_, ratios) in zip(table.rows, table.ratios):
-        writer.writerow([model] + ["" if v is None else repr(round(v, 6)) for v in values]
-                        + ["" if r is None else repr(round(r, 6)) for r in ratios])
-    return buf.getvalue().rstrip("\n")

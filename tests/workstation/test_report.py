@@ -271,3 +271,31 @@ def test_two_setups_without_a_common_model_at_batch_1_give_no_across_figure(tmp_
     across = findings.across(data.load([str(tmp_path / "p")]))
     assert across["status"] == "absent"
     assert "batch 1" in across["reason"]
+
+
+def test_a_report_of_many_setups_details_the_chosen_ones_and_lists_every_setup(cli, tmp_path):
+    for board in ("board-a", "board-b", "board-c"):
+        profilegen.write_set(tmp_path / "p", models=profilegen.MODELS[:2], board=board, batches=(1,), power=False)
+    out = tmp_path / "r"
+    result = cli(["report", str(tmp_path / "p"), "--out", str(out), "--first", "1"])
+    assert result.returncode == 0, result.stderr
+    assert "Figures and findings for 1 of 3 setups" in result.stdout and "--setup" in result.stdout
+    with open(str(out / "findings.json")) as f:
+        doc = json.load(f)
+    assert [s["setup"]["board"] for s in doc["setups"]] == ["board-a"]
+    assert [(r["label"].split(" ")[0], r["detailed"]) for r in doc["overview"]["setups"]] == [
+        ("board-a", True), ("board-b", False), ("board-c", False)]
+    assert not any("board-b" in name for name in os.listdir(str(out / "figures")))
+    page = (out / "index.html").read_text()
+    assert page.count("<h2>board-") == 1 and "board-c / onnxruntime (cpu) / fp32" in page
+    chosen = cli(["report", str(tmp_path / "p"), "--out", str(tmp_path / "r2"), "--setup", "board-c"])
+    with open(str(tmp_path / "r2" / "findings.json")) as f:
+        assert [s["setup"]["board"] for s in json.load(f)["setups"]] == ["board-c"]
+    assert chosen.returncode == 0
+
+
+def test_an_unknown_setup_is_a_one_line_error_naming_the_setups(cli, tmp_path):
+    profilegen.write_set(tmp_path / "p", models=profilegen.MODELS[:1], board="board-a", batches=(1,), power=False)
+    result = cli(["report", str(tmp_path / "p"), "--out", str(tmp_path / "r"), "--setup", "board-z"])
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "'board-z' matches no setup" in result.stderr and "board-a-onnxruntime-fp32" in result.stderr

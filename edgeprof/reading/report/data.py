@@ -3,9 +3,8 @@
 A *setup* is one (board, backend, precision): the figures of one setup compare models on the
 same machine and software; figure 10 compares setups. A missing measurement stays ``None``.
 """
-
-from edgeprof.records import profile
-from edgeprof.errors import InputFileError
+from edgeprof.records import profile, store
+from edgeprof.errors import InputFileError, UsageError
 from edgeprof.util import family_of, slug
 
 STATIC_FIELDS = ("family", "params", "macs", "paper_ops", "fc_macs", "fc_params", "weight_bytes",
@@ -48,11 +47,12 @@ class Dataset:
         files (list of str): the profile files read.
     """
 
-    def __init__(self, models, setups, rows, files):
+    def __init__(self, models, setups, rows, files, setup_files=None):
         self.models = models
         self.setups = setups
         self.rows = rows
         self.files = files
+        self.setup_files = setup_files or {}  # setup key -> the files of that setup
 
     def rows_of(self, setup, status="ok"):
         """Rows of one setup with that status (all statuses when ``status`` is None)."""
@@ -122,7 +122,7 @@ def throttle_of(run):
     return None, []
 
 
-def run_row(setup, model_name, run, accuracy=None):
+def run_row(setup, model_name, run, accuracy=None, profile_data=None):
     """The tidy row of one run entry: units in the names, ``None`` where not measured.
 
     ``accuracy`` is the profile's measured top-1 (percent) when it has one. A throttled run keeps its
@@ -148,31 +148,50 @@ def run_row(setup, model_name, run, accuracy=None):
         "images_per_j": power.get("images_per_j"),
         "memory_bytes": memory_bytes, "memory_source": memory_source, "memory_kind": memory_kind,
         "fc_share": fc_share_of(run),
-        "top1_measured": accuracy, "int8_calibrated": _calibrated(setup, run),
+        "top1_measured": accuracy,
+        "top1_images": measured_images(profile_data) if accuracy is not None else None,
+        "int8_calibrated": _calibrated(setup, run, (profile_data or {}).get("model")),
         "throttled": throttled,
     }
 
 
-def _calibrated(setup, run):
+def _calibrated(setup, run, model=None):
     """Whether an int8 run was calibrated on images (None for other precisions).
 
     TensorRT records ``int8_calibration`` in the run's backend facts ("none: placeholder ..." when
-    not calibrated); a ``calib_dir`` or ``calibration`` in the backend options counts too.
+    not calibrated); an ONNX Runtime int8 file carries its manifest variant's ``calibration`` in the
+    profile's model section (``random: true`` when made on random data); a ``calib_dir`` or
+    ``calibration`` in the backend options counts too.
     """
     if setup.precision != "int8":
         return None
     note = (run.get("backend") or {}).get("int8_calibration")
     if note:
         return not str(note).lower().startswith("none")
+    calibration = (model or {}).get("calibration")
+    if isinstance(calibration, dict):
+        return calibration.get("random") is False
     return bool(setup.calibration)
 
 
+def measured_images(data):
+    """How many images the profile's accuracy record measured (None without one)."""
+    record = (data or {}).get("accuracy")
+    return record.get("images") if isinstance(record, dict) else None
+
+
 def measured_accuracy(data):
-    """A profile's measured top-1 in percent, or None: its ``accuracy.top1``, or ``model.top1`` when
-    ``model.accuracy_source`` says it was measured."""
+    """A profile's measured top-1 in percent, or None: its ``accuracy.top1`` (the record of
+    ``edgeprof accuracy``), or ``model.top1`` when ``model.accuracy_source`` says it was measured.
+
+    A record measured on another file than the profile's model (``model_sha256`` differs: the model
+    was exported again since) is not this model's accuracy and is ignored.
+    """
     accuracy = data.get("accuracy")
     if isinstance(accuracy, dict) and accuracy.get("top1") is not None:
-        return accuracy["top1"]
+        measured_sha, profiled_sha = accuracy.get("model_sha256"), data["model"].get("sha256")
+        if not (measured_sha and profiled_sha and measured_sha != profiled_sha):
+            return accuracy["top1"]
     model = data["model"]
     if "measured" in str(model.get("accuracy_source") or "").lower():
         return model.get("top1")
@@ -210,8 +229,9 @@ def _manifest_models(path):
     return manifest.load(path)["models"]
 
 
-def load(paths, manifest_path=None):
-    """Read every profile under ``paths`` into a :class:`Dataset`.
+def load(paths, manifest_path=None, use_index=True):
+    """Read every profile under ``paths`` into a :class:`Dataset` (their summaries, through the index:
+    :mod:`edgeprof.records.store`; ``use_index=False`` parses every file).
 
     Static fields missing from the profiles are filled from ``manifest_path`` when given.
     Raises :class:`InputFileError` when no profile is found.
@@ -221,23 +241,51 @@ def load(paths, manifest_path=None):
         raise InputFileError(f"no profile files (*.yaml) under {', '.join(paths)}; run edgeprof sweep "
                              "first or give the profiles/<board> folder")
     manifest_models = _manifest_models(manifest_path) if manifest_path else []
-    return from_profiles([(path, profile.load(path)) for path in files], manifest_models)
+    summaries = store.load(files, paths, use_index)
+    return from_profiles(list(zip(files, summaries)), manifest_models)
 
 
 def from_profiles(loaded, manifest_models=()):
     """A :class:`Dataset` of already loaded profiles: ``[(path, data)]``; ``manifest_models`` fill gaps."""
-    models, setups, rows = {}, {}, []
-    for _, data in loaded:
+    models, setups, rows, setup_files = {}, {}, [], {}
+    for path, data in loaded:
         candidate = _setup_of(data)
         setup = setups.setdefault(candidate.key, candidate)
+        setup_files.setdefault(setup.key, []).append(path)
         name = data["model"]["name"]
         _merge_static(models, name, data["model"])
         accuracy = measured_accuracy(data)
-        rows.extend(run_row(setup, name, run, accuracy) for run in data["runs"])
+        rows.extend(run_row(setup, name, run, accuracy, data) for run in data["runs"])
     for entry in manifest_models:
         if entry["name"] in models:
             _merge_static(models, entry["name"], entry)
     for record in models.values():
         if record.get("family") is None:
             record["family"] = family_of(record["name"])
-    return Dataset(models, [setups[k] for k in sorted(setups)], rows, [path for path, _ in loaded])
+    return Dataset(models, [setups[k] for k in sorted(setups)], rows, [path for path, _ in loaded], setup_files)
+
+
+def choose_setups(dataset, wanted=None, first=None):
+    """The setups a bounded report details: those ``wanted`` names (a setup's label or key, or a board
+    slug: all of its setups), else the ``first`` ones (all when ``first`` is None), in dataset order."""
+    if not wanted:
+        return list(dataset.setups if first is None else dataset.setups[:first])
+    chosen = set()
+    for name in wanted:
+        found = [s.key for s in dataset.setups if name in (s.label, s.key, s.board_slug)]
+        if not found:
+            keys = [s.key for s in dataset.setups]
+            raise UsageError(f"--setup {name!r} matches no setup (a setup's label, its key or a board slug); the "
+                             f"profiles hold {len(keys)}: {', '.join(keys[:8])}"
+                             + (f" and {len(keys) - 8} more" if len(keys) > 8 else ""))
+        chosen.update(found)
+    return [s for s in dataset.setups if s.key in chosen]
+
+
+def subset(dataset, setups):
+    """The :class:`Dataset` of ``setups`` only (models, their static records, are kept whole)."""
+    keys = set(s.key for s in setups)
+    files = [f for s in setups for f in dataset.setup_files.get(s.key, [])]
+    return Dataset(dataset.models, [s for s in dataset.setups if s.key in keys],
+                   [r for r in dataset.rows if r["setup"] in keys], files,
+                   dict((k, v) for k, v in dataset.setup_files.items() if k in keys))

@@ -38,9 +38,38 @@ def throttled_line(found):
             f"a different power than an unthrottled run): {items}")
 
 
+OVERVIEW_HEADER = ("setup", "models", "ok runs", "runs not ok", "detailed")
+
+
+def overview(dataset, chosen):
+    """The index of every setup (one row each) and, when only some are detailed, the note saying how to
+    choose others; a dict for findings.json, or None when every setup is detailed."""
+    if len(chosen) == len(dataset.setups):
+        return None
+    keys = set(s.key for s in chosen)
+    models, ok, not_ok = {}, {}, {}
+    for row in dataset.rows:
+        models.setdefault(row["setup"], set()).add(row["model"])
+        counts = ok if row["status"] == "ok" else not_ok
+        counts[row["setup"]] = counts.get(row["setup"], 0) + 1
+    rows = [{"key": s.key, "label": s.label, "models": len(models.get(s.key, ())), "ok": ok.get(s.key, 0),
+             "not_ok": not_ok.get(s.key, 0), "detailed": s.key in keys} for s in dataset.setups]
+    note = (f"Figures and findings for {len(chosen)} of {len(dataset.setups):,} setups; choose others with "
+            "--setup LABEL|KEY|BOARD (repeatable) or --first N.")
+    return {"setups": rows, "note": note}
+
+
+def _overview_rows(index):
+    return [(r["label"], r["models"], r["ok"], r["not_ok"], "yes" if r["detailed"] else "-")
+            for r in index["setups"]]
+
+
 def markdown(results, drawn):
     """findings.md: every finding with its number, per setup, then the figures that are absent and why."""
     lines = ["# Findings", "", f"edgeprof {__version__}, from {len(results['files'])} profile files.", ""]
+    index = results.get("overview")
+    if index:
+        lines += ["## Setups", "", index["note"], ""] + _md_table(OVERVIEW_HEADER, _overview_rows(index)) + [""]
     title, text = density_summary(results["density"])
     lines += [f"- **{title}**: {text}", ""]
     for found in results["setups"]:
@@ -104,6 +133,13 @@ STYLE = ("body{font-family:sans-serif;max-width:1300px;margin:1em auto;padding:0
          ".absent{color:#844;margin:.3em 0}li{margin:.25em 0}")
 
 
+def _overview_html(index):
+    if not index:
+        return ""
+    return (f"<h2>Setups</h2><p>{_h(index['note'])}</p>"
+            + _html_table(OVERVIEW_HEADER, _overview_rows(index)))
+
+
 def page(results, drawn):
     """index.html: models, findings, prediction scores and figures per setup, absent figures with why."""
     def figures_of(key):
@@ -113,6 +149,7 @@ def page(results, drawn):
              f"{_h(__version__)}, {len(results['files'])} profile files. Numbers: "
              '<a href="findings.json">findings.json</a>, <a href="findings.md">findings.md</a>.</p>')
     parts = [head + "</head><body>", "<h1>edgeprof report</h1>", intro,
+             _overview_html(results.get("overview")),
              "<h2>Models</h2>", _models_table(results),
              _html_list([density_summary(results["density"])]),
              "".join(_figure_html(e) for e in figures_of(None) if e["id"] != "across")]
