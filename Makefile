@@ -96,6 +96,7 @@ bench: $(VENV)/.stamp
 	$(PY) benchmarks/harness_overhead.py --rounds 20 --seconds 1.5
 	$(PY) benchmarks/sampler_overhead.py --rounds 30 --seconds 1
 	$(PY) benchmarks/inspect_speed.py
+	$(PY) benchmarks/compare_scale.py --n 10000 --repeat 1
 
 clean:
 	rm -rf $(VENV) $(VENV36) report models/*.onnx models/manifest.yaml profiles/demo-cpu profiles/demo-cpu-1thread

@@ -20,6 +20,13 @@ def run_cli(args, env=None, timeout=300):
                           stderr=subprocess.PIPE, universal_newlines=True, env=full_env, timeout=timeout)
 
 
+@pytest.fixture(autouse=True)
+def _profile_index_in_tmp(tmp_path, monkeypatch):
+    """compare/report/table keep an index of the profiles they read under $XDG_CACHE_HOME/edgeprof
+    (edgeprof.records.store): each test gets its own, so no test writes ~/.cache or sees another's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
 @pytest.fixture
 def cli():
     return run_cli

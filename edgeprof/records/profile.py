@@ -1,8 +1,8 @@
 """Profiles: schema ``edgeprof/profile/v1`` as YAML; load, validate, save atomically, merge runs.
 
 A profile holds one (board, model, backend, precision) and a run entry per batch size.
-The full field list is in docs/profile-schema.md. Loading uses ``yaml.safe_load`` only;
-validation names the field that is wrong; saving writes a temp file in the same folder,
+The full field list is in docs/profile-schema.md. Loading uses safe loaders only (PyYAML's C
+loader where PyYAML has libyaml: read_yaml); validation names the field that is wrong; saving writes a temp file in the same folder,
 fsyncs it and renames it over the old one, so a killed process leaves the old or the new
 file, never half of one.
 """

@@ -35,11 +35,12 @@ def test_each_point_says_measured_or_published_and_the_note_names_them():
     sources = dict((p["model"], p["accuracy_source"]) for p in points)
     assert set(n for n, s in sources.items() if s == "measured") == set(measured)
     assert set(sources.values()) == {"measured", "published fp32"}
-    assert "top-1 measured on the board for " + ", ".join(sorted(measured)) in found["accuracy"]
+    assert "top-1 measured on the board for " + ", ".join("%s (500 images)" % n for n in sorted(measured)) \
+        in found["accuracy"]
     assert "published fp32 top-1 (torchvision or the paper) for" in found["accuracy"]
     labels = dict((row["model"], row["label"]) for row in found["sources"])
     assert sorted(labels) == sorted(NAMES)
-    assert labels[NAMES[0]] in ("measured on the board", "measured on the board (500 images)")
+    assert labels[NAMES[0]] == "measured on the board (500 images)"  # the row carries the record's count
     assert labels[NAMES[1]].startswith("published fp32")
 
 
@@ -76,3 +77,22 @@ def test_an_fp32_setup_measured_throughout_does_not_say_published():
     assert "published" not in found["accuracy"]
     mixed = _throughput(_loaded(NAMES[:2]))["accuracy"]
     assert mixed.startswith("published fp32 top-1; ") and "(torchvision or the paper) for" in mixed
+
+
+def _int8_profiles(calibration):
+    loaded = _loaded([], precision="int8")
+    for _, profile in loaded:
+        profile["model"]["calibration"] = calibration
+    return loaded
+
+
+def test_an_onnxruntime_int8_file_calibrated_on_images_pairs_with_the_published_top1():
+    calibrated = {"random": False, "dir": "/x", "images": 8, "fingerprint": "f"}
+    found = _throughput(_int8_profiles(calibrated))
+    assert found["status"] == "ok"
+    assert set(p["accuracy_source"] for p in found["batches"][0]["points"]) == {"published fp32"}
+
+
+def test_an_int8_file_calibrated_on_random_data_has_no_accuracy_to_pair():
+    found = _throughput(_int8_profiles({"random": True, "seed": 0}))
+    assert found["status"] != "ok"
