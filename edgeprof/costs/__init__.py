@@ -13,7 +13,7 @@ each op, and this module puts them together. onnx is imported inside functions o
 costs/ needs none of it. Used by export, inspect and predict, and, when onnx is installed, by the
 agent's model selection (for a bare .onnx given to ``sweep``).
 """
-from edgeprof.costs import graph, rules
+from edgeprof.costs import graph, rules, weights
 
 
 class Analysis:
@@ -22,11 +22,13 @@ class Analysis:
     Attributes:
         path (str): the model file.
         batch (int): images per inference the costs are given for.
-        params (int): elements of the initializers used as weights or biases (each counted once).
+        params (int): elements of the initializers used as weights or biases (each counted once),
+            also when stored as fp16 or int8 and read through Cast or DequantizeLinear.
         macs (int): multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul at ``batch``.
         paper_ops (int): operations in the convention of Canziani et al. (2016) at ``batch``.
         weight_bytes (int): bytes of all initializers stored in the model.
-        activation_bytes (int): bytes of every layer's outputs, summed, at ``batch``.
+        activation_bytes (int): bytes of every layer's outputs, summed, at ``batch`` (not those of
+            nodes that only transform weights: a dequantized or transposed weight is a weight).
         peak_activation_bytes (int): most bytes of activations alive at once when the layers run
             in graph order, each output in its own buffer, freed after its last reader.
         input_name (str), input_shape (list of int, without batch), opset (int).
@@ -116,9 +118,9 @@ def analyze_model(model, path, batch=1):
     primary, scale = graph.set_batch(model, path, batch, notes)
     shapes, bits, folded = graph.infer_shapes(model, path)
     view = graph.GraphView(model, shapes, bits, folded)
-    rules.mark_constant_outputs(model, view)
+    weights.mark_constant_outputs(model, view)
     layers = [rules.layer_row(node, view) for node in model.graph.node if node.op_type != "Constant"]
-    rules.attribute_params(model, view, layers)
+    weights.attribute_params(model, view, layers)
     peak_bytes = rules.peak_activation_bytes(model, view)
     if scale != 1:
         for layer in layers:

@@ -200,7 +200,9 @@ class GraphView:
         self.bits = bits
         self.initializers = {t.name: t for t in model.graph.initializer}
         self.constants = set(self.initializers) | folded
-        self.sources = {}  # a view of weights (rules.mark_constant_outputs) -> the initializers behind it
+        self.sources = {}  # a view of weights (weights.mark_constant_outputs) -> the initializers behind it
+        self.quantized = set()  # integer initializers read as quantized data (weights.mark_constant_outputs)
+        self.weight_views = set()  # outputs of nodes that transform weights: weights, not activations
         for node in model.graph.node:
             if node.op_type == "Constant":
                 self.constants.update(node.output)

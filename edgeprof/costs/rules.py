@@ -1,18 +1,11 @@
-"""The counting rules: MACs and the paper's operations per op type, one row per layer, the parameters
-each layer holds, and the peak of live activations (docs/analysis-conventions.md says why).
+"""The counting rules: MACs and the paper's operations per op type, one row per layer, and the peak
+of live activations (docs/analysis-conventions.md says why); which layer holds which weights is
+in :mod:`edgeprof.costs.weights`.
 
 Every rule reads the graph through a :class:`edgeprof.costs.graph.GraphView`.
 """
 from edgeprof.costs.graph import attr, numel
-
-# Input slots of known ops that carry settings or running statistics, not learned weights.
-_NON_WEIGHT_INPUTS = {
-    "BatchNormalization": (3, 4), "Resize": (1, 2, 3), "Upsample": (1,), "Clip": (1, 2),
-    "Pad": (1, 2, 3), "Reshape": (1,), "Expand": (1,), "Tile": (1,), "Slice": (1, 2, 3, 4),
-    "Squeeze": (1,), "Unsqueeze": (1,), "Split": (1,), "Pow": (1,), "Dropout": (1, 2),
-    "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,), "TopK": (1,),
-    "QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2), "Gather": (1,),
-}
+from edgeprof.costs.weights import MATMUL_DATA_INPUTS
 
 # Ops that move or relabel data: no MACs, no operations.
 _ZERO_COST = frozenset((
@@ -20,7 +13,7 @@ _ZERO_COST = frozenset((
     "Shape", "Size", "Gather", "GatherElements", "Slice", "Split", "Pad", "Expand", "Tile", "Cast",
     "CastLike", "Constant", "ConstantOfShape", "Range", "DepthToSpace", "SpaceToDepth",
     "QuantizeLinear", "DequantizeLinear", "ScatterND", "ScatterElements", "Scatter", "GatherND",
-    "NonZero", "Trilu", "OneHot", "EyeLike",
+    "NonZero", "Trilu", "OneHot", "EyeLike", "DynamicQuantizeLinear",
 ))
 # Normalisations: the paper's counter counts nothing for batch norm; the others follow it.
 _NORMALISATION = frozenset((
@@ -45,21 +38,21 @@ _PER_INPUT_ELEMENT = frozenset((
 ))
 _SOFTMAX = frozenset(("Softmax", "LogSoftmax"))
 _SOFTMAX_OPS_PER_ELEMENT = 3  # exponential, sum, divide (or subtract for LogSoftmax)
-# ONNX TensorProto.DataType codes of the floating-point types: only these initializers are weights.
-_FLOAT_DTYPES = frozenset((1, 10, 11, 16, 17, 18, 19, 20, 23))
-
 
 def _has_input(node, index):
     return len(node.input) > index and bool(node.input[index])
 
 
-def _cost_conv(node, view):
-    """Conv: each output element takes (C_in / group) * kernel MACs; the paper adds 1 op for the bias."""
-    out, kernel = view.numel(node.output[0]), view.shape(node.input[1])
-    if out is None or numel(kernel) is None:
-        return None
-    macs = out * numel(kernel[1:])
-    return macs, 2 * macs + (out if _has_input(node, 2) else 0)
+def _cost_conv_with(weight, bias):
+    """Conv (and its quantized forms, whose weight and bias sit in other input slots): each output
+    element takes (C_in / group) * kernel MACs; the paper adds 1 op for the bias."""
+    def cost(node, view):
+        out, kernel = view.numel(node.output[0]), view.shape(node.input[weight])
+        if out is None or numel(kernel) is None:
+            return None
+        macs = out * numel(kernel[1:])
+        return macs, 2 * macs + (out if bias is not None and _has_input(node, bias) else 0)
+    return cost
 
 
 def _cost_conv_transpose(node, view):
@@ -164,8 +157,12 @@ def _cost_nothing(node, view):
     return 0, 0
 
 
-_COSTERS = {"Conv": _cost_conv, "ConvTranspose": _cost_conv_transpose, "Gemm": _cost_gemm,
-            "MatMul": _cost_matmul, "LRN": _cost_lrn, "Einsum": _cost_einsum}
+# The quantized Conv and MatMul of the ONNX operator specification cost what the float ops do
+# (QLinearConv reads its weight in slot 3 and its bias in slot 8; ConvInteger has no bias).
+_COSTERS = {"Conv": _cost_conv_with(1, 2), "ConvTranspose": _cost_conv_transpose, "Gemm": _cost_gemm,
+            "MatMul": _cost_matmul, "LRN": _cost_lrn, "Einsum": _cost_einsum,
+            "QLinearConv": _cost_conv_with(3, 8), "ConvInteger": _cost_conv_with(1, None),
+            "QLinearMatMul": _cost_matmul, "MatMulInteger": _cost_matmul}
 _COSTERS.update((op, _cost_window_pool) for op in _WINDOW_POOL)
 _COSTERS.update((op, _cost_sum) for op in _SUM)
 _COSTERS.update((op, _cost_per_output(1)) for op in _POINTWISE)
@@ -180,18 +177,21 @@ def layer_row(node, view):
     ``costed`` is False, with a ``reason``, for an op edgeprof has no rule for ("unsupported")
     and for a known op whose shapes were not found ("uncosted").
     """
-    coster = _COSTERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+    standard = node.domain in ("", "ai.onnx")
+    coster = _COSTERS.get(node.op_type) if standard else None
     if all(name in view.constants for name in node.output):
         coster = _cost_nothing  # shape math, computed once when the runtime builds the model
     cost = coster(node, view) if coster else None
     macs, paper_ops = cost if cost else (None, None)
     outputs = [name for name in node.output if name]
     shapes = [view.shape(name) for name in outputs]
-    is_fc = node.op_type == "Gemm" or (
-        node.op_type == "MatMul" and any(name in view.constants for name in node.input))
+    is_fc = standard and (node.op_type == "Gemm" or any(
+        index < len(node.input) and node.input[index] in view.constants
+        for index in MATMUL_DATA_INPUTS.get(node.op_type, ())))
     return {"name": node.name or node.output[0], "op_type": node.op_type,
             "output_shape": shapes[0] if shapes else None, "params": 0, "macs": macs,
-            "paper_ops": paper_ops, "activation_bytes": sum(view.nbytes(name) for name in outputs),
+            "paper_ops": paper_ops,
+            "activation_bytes": sum(view.nbytes(name) for name in outputs if name not in view.weight_views),
             "fc": is_fc, "costed": cost is not None,
             "reason": None if cost is not None else _why_not_costed(node, view, coster is not None)}
 
@@ -205,63 +205,6 @@ def _why_not_costed(node, view, known):
                if name and numel(view.shape(name)) is None]
     return "uncosted: shape of %s not found" % (
         ", ".join(repr(name) for name in unknown[:3]) if unknown else "its tensors")
-
-
-# Ops whose MACs always count, even on constant inputs (torchvision counts them at every forward).
-_MAC_OPS = frozenset(("Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum"))
-
-
-def mark_constant_outputs(model, view):
-    """Count as constants the outputs of nodes, other than the MAC ops, that read only constants.
-
-    Such a node is computed once when a runtime builds the model, whether or not edgeprof could
-    compute its value: it costs nothing (:func:`layer_row`). The common case is an export without
-    constant folding writing ``nn.Linear`` on a rank-3 or rank-4 input (ViT, Swin, ConvNeXt) as
-    ``MatMul(x, Transpose(W))``: the MatMul reads a view of the weight, not the initializer.
-    Marking the view as a constant makes that MatMul a fully connected layer, and
-    ``view.sources`` remembers the initializers behind each such output, so that the layer
-    reading it holds their parameters.
-    """
-    for node in model.graph.node:
-        inputs = [name for name in node.input if name]
-        if (node.op_type in _MAC_OPS or node.domain not in ("", "ai.onnx") or not inputs
-                or not all(name in view.constants for name in inputs)):
-            continue
-        sources = [source for name in inputs
-                   for source in ([name] if name in view.initializers else view.sources.get(name, []))]
-        for name in node.output:
-            if name:
-                view.constants.add(name)
-                view.sources[name] = sources
-
-
-def attribute_params(model, view, layers):
-    """Add each weight initializer's elements to the first layer that reads it as a weight.
-
-    A weight is a floating-point initializer of rank >= 1 read in a slot other than the settings
-    and statistics slots of _NON_WEIGHT_INPUTS (BatchNormalization's running mean and variance,
-    Resize scales, Clip bounds...), directly or through nodes computing only on constants
-    (:func:`mark_constant_outputs`; those nodes hold nothing). Rank-0 tensors are constants of
-    the code (epsilon, scale factors). A bias added right after a fully connected MatMul belongs
-    to that FC layer.
-    """
-    counted = set()
-    nodes = [node for node in model.graph.node if node.op_type != "Constant"]
-    fc_outputs = {node.output[0] for node, layer in zip(nodes, layers) if layer["fc"]}
-    for node, layer in zip(nodes, layers):
-        if all(name in view.sources for name in node.output if name):
-            continue
-        skip = _NON_WEIGHT_INPUTS.get(node.op_type, ())
-        for index, read in enumerate(node.input):
-            for name in [read] if read in view.initializers else view.sources.get(read, []):
-                tensor = view.initializers[name]
-                if (name in counted or index in skip or len(tensor.dims) == 0
-                        or tensor.data_type not in _FLOAT_DTYPES):
-                    continue
-                counted.add(name)
-                layer["params"] += numel(list(tensor.dims))
-                if node.op_type == "Add" and fc_outputs.intersection(node.input):
-                    layer["fc"] = True
 
 
 def peak_activation_bytes(model, view):
@@ -284,7 +227,7 @@ def peak_activation_bytes(model, view):
         if node.op_type == "Constant":
             continue
         for name in node.output:
-            if name:
+            if name and name not in view.weight_views:
                 size[name] = view.nbytes(name)
                 live += size[name]
         peak = max(peak, live)
