@@ -24,7 +24,7 @@ STATIC_FIELDS = ("name", "family", "file", "sha256", "input_shape", "opset", "pa
                  "macs", "paper_ops", "weight_bytes", "fc_params", "fc_macs", "top1", "top5",
                  "accuracy_source", "weights", "preprocess", "precision", "made_by", "calibration")
 # What a variant (manifest ``variants.<precision>``) puts in place of, or next to, the fp32 fields.
-VARIANT_FIELDS = ("file", "sha256", "made_by", "calibration")
+VARIANT_FIELDS = ("file", "sha256", "made_by", "calibration", "weight_bytes")
 
 
 def _variant(entry, precision, manifest_path):

@@ -46,6 +46,7 @@ VARIANT_FIELDS = {
     "file": (str, True), "sha256": (str, True), "file_bytes": (int, False), "made_by": (str, True),
     "from_sha256": (str, False), "calibration": (dict, False), "check": (dict, False),
     "clamped_values": (int, False), "exported": (str, False), "export_seconds": (_NUMBER, False),
+    "weight_bytes": (int, False),
 }
 CALIBRATION_FIELDS = {"dir": (str, False), "images": (int, True), "fingerprint": (str, False),
                       "random": (bool, True), "seed": (int, False)}

@@ -237,6 +237,10 @@ def make_variant(entry, out_dir, precision, calibration):
     variant = {"file": file_name, "sha256": sha256_file(path), "file_bytes": os.path.getsize(path),
                "made_by": made_by, "from_sha256": entry["sha256"], "check": check, "exported": now_iso(),
                "export_seconds": round(time.time() - started, 2)}
+    # params, MACs and the FC share are the fp32 model's (docs/analysis-conventions.md, precision variants);
+    # the bytes the weights take are the variant's own: about 1/2 for fp16, 1/4 for int8
+    from edgeprof import costs
+    variant["weight_bytes"] = costs.analyze(path).weight_bytes
     variant.update(extra)
     return variant
 

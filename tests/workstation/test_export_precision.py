@@ -345,6 +345,10 @@ def test_sweep_at_a_precision_runs_that_variant_file(exported, swept, precision)
     assert data["model"]["file"] == variant["file"] and data["model"]["precision"] == precision
     assert data["model"]["made_by"] == variant["made_by"]
     assert data["model"].get("calibration") == variant.get("calibration")
+    # the variant's own weight bytes (about 1/2, 1/4 of fp32's), the fp32 model's params
+    fp32 = _entry(exported)
+    assert data["model"]["weight_bytes"] == variant["weight_bytes"] < 0.6 * fp32["weight_bytes"]
+    assert data["model"]["params"] == fp32["params"]
     assert [run["settings"]["model_sha256"] for run in data["runs"]] == [variant["sha256"]] * 2
     assert all(run["status"] == "ok" for run in data["runs"])
 
