@@ -13,6 +13,19 @@ import pytest
 
 from deploy_board import JETPACKS, SWEEP, Board, commands
 
+
+def _default_signals():
+    # bash cannot trap a signal that was ignored when it started (bash(1), SIGNALS: "Signals ignored upon
+    # entry to the shell cannot be trapped or reset"), and a test runner started under nohup, or as a
+    # background job of a script, ignores SIGHUP or SIGINT. A login shell over SSH has them at default.
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def _popen(args, **kwargs):
+    """sweep.sh started as from a terminal: the signals the tests send at their default disposition."""
+    return subprocess.Popen(args, preexec_fn=_default_signals, **kwargs)
+
 FAKE_EDGEPROF = """#!/bin/sh
 # Stand-in for VENV/bin/edgeprof sweep: records the board's state, writes one profile into --out.
 echo "$*" > "$FAKE_BOARD/sweep_args"
@@ -90,7 +103,7 @@ def test_a_hangup_or_kill_restores_through_the_trap(tmp_path, venv, sig, status)
     env = dict(os.environ, **board.env, FAKE_SWEEP_SLEEP="60")
     args = ["bash", SWEEP, "--venv", venv, "--no-install", "--state-dir", board.state, "--mode", "0", "--no-guard",
             "--", "--out", str(tmp_path / "p")]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert board.wait_for(lambda: (board.dir / "during_sweep").exists())
         proc.send_signal(sig)
@@ -107,7 +120,7 @@ def test_the_guard_unit_restores_the_board_after_a_kill_9(tmp_path, venv):
     env = dict(os.environ, **board.env, FAKE_SWEEP_SLEEP="2")
     args = ["bash", SWEEP, "--venv", venv, "--no-install", "--state-dir", board.state, "--mode", "0",
             "--", "--out", str(tmp_path / "p")]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert board.wait_for(lambda: (board.dir / "during_sweep").exists())
         proc.kill()  # SIGKILL: no trap runs; the sweep itself goes on for a moment
@@ -196,7 +209,7 @@ def test_when_sudo_can_no_longer_ask_the_guard_restores_instead(tmp_path, venv):
     env = dict(os.environ, **board.env, FAKE_SWEEP_SLEEP="60", TMPDIR=str(logs))
     args = ["bash", SWEEP, "--venv", venv, "--no-install", "--state-dir", board.state, "--mode", "0",
             "--", "--out", str(tmp_path / "p")]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert board.wait_for(lambda: (board.dir / "during_sweep").exists())
         (board.dir / "sudo_expired").write_text("")  # from now on, sudo -n fails
@@ -251,7 +264,7 @@ def test_sudo_is_renewed_during_the_sweep_so_the_trap_restores_without_the_guard
     env = dict(os.environ, **board.env, FAKE_SWEEP_SLEEP="60")
     args = ["bash", SWEEP, "--venv", venv, "--no-install", "--state-dir", board.state, "--mode", "0",
             "--", "--out", str(tmp_path / "p")]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert board.wait_for(lambda: "sudo -n -v" in board.log())
         assert (board.dir / "during_sweep").exists() or board.wait_for(lambda: (board.dir / "during_sweep").exists())
@@ -281,7 +294,7 @@ def test_after_a_hangup_with_the_terminal_gone_the_trap_still_restores_and_logs_
     env = dict(os.environ, **board.env, FAKE_SWEEP_SLEEP="60", TMPDIR=str(logs))
     args = ["bash", SWEEP, "--venv", venv, "--no-install", "--state-dir", board.state, "--mode", "0", "--no-guard",
             "--", "--out", str(tmp_path / "p")]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert board.wait_for(lambda: (board.dir / "during_sweep").exists())
         proc.stdout.close()
