@@ -17,6 +17,7 @@ tables, or a precision that version lacks). An AST walk of the backend then show
 call site escaped the recording.
 """
 import ast
+import gc
 import importlib
 import json
 import os
@@ -698,7 +699,13 @@ def test_a_wrong_call_is_caught_on_live_objects_by_the_recorder_whatever_the_sta
             pass
         builder.create_network(0, 1)  # one argument too many: TensorRT's create_network(self, flags=0)
 
-    records, _ = record_snippet("trt_10", snippet)
+    records, error = record_snippet("trt_10", snippet)
+    # the error's traceback holds the snippet's builder and profile, made with no CUDA context on purpose
+    # (this test is about signatures): let them go here, where they were made, instead of in whichever
+    # later test's lifetime check (tests/agent/trt_standins/fixtures.py) the garbage collector picks
+    del error
+    gc.collect()
+    core.STATE.violations[:] = [v for v in core.STATE.violations if not v.startswith(("Builder ", "IOptimizationProfile "))]
     for version in versions_for("trt_10"):
         found = problems(SIGNATURES[version], records)
         assert [p for p in found if "IOptimizationProfile.set_shape" in p and "'name'" in p], found
