@@ -173,6 +173,8 @@ def holm(p_values):
 
 def _raw(source):
     loaded, run = source
+    if "raw_latencies" not in run:  # a summary from the profile index leaves the reference out: read the run itself
+        run = profile.find_run(profile.load(loaded.path), run.get("batch"), run.get("settings_id")) or run
     try:
         return [t["latency_ms"] for t in latencies.read_run(loaded.path, run)]
     except latencies.MissingLatencies as exc:

@@ -11,7 +11,7 @@ import time
 
 from edgeprof import __version__
 
-SCHEMA_VERSION = 3  # bump when the summary keeps other fields or is stored otherwise: older indexes are rebuilt
+SCHEMA_VERSION = 4  # bump when the summary keeps other fields or is stored otherwise: older indexes are rebuilt
 BUSY_TIMEOUT_S = 10.0
 RACY_NS = 2 * 10 ** 9
 QUERY_CHUNK = 500  # values per statement (SQLite before 3.32 allows 999 variables)

@@ -16,8 +16,10 @@ from edgeprof.records import profile, schema
 
 # What a summary keeps of a run. A field not listed reads as absent from the index; add it here
 # (and bump edgeprof.records.store.db.SCHEMA_VERSION) to read it.
+# Not ``raw_latencies``: only the regression gate reads it, for the few runs it tests, and it reloads those
+# runs from their profiles (edgeprof.reading.gate); kept, it was a fifth of a summary's memory.
 RUN_KEEP = ("batch", "status", "settings_id", "inferred", "message", "latency_ms", "per_image_ms", "throughput_ips",
-            "raw_latencies", "power", "memory", "backend", "board_state", "telemetry", "settings", "fc_share")
+            "power", "memory", "backend", "board_state", "telemetry", "settings", "fc_share")
 POWER_KEEP = ("total_mean_w", "idle_w", "scope", "energy_per_image_mj", "energy_per_image_above_idle_mj",
               "images_per_j")
 # memory fields by name, as edgeprof.reading.report.data chooses a run's footprint (and table reads two of them)
