@@ -17,9 +17,7 @@ TensorProto dims = 1, data_type = 2, raw_data = 9, external_data = 13, data_loca
 import mmap
 import os
 
-# Wire types (protobuf encoding): VARINT, I64, LEN, SGROUP, EGROUP, I32.
-VARINT, I64, LEN, I32 = 0, 1, 2, 5
-_FIXED_SIZE = {I64: 8, I32: 4}
+from edgeprof.protowire import LEN, VARINT, WireError, encode_varint, fields, read_varint  # noqa: F401
 
 MODEL_GRAPH = 7
 GRAPH_INITIALIZER = 5
@@ -29,67 +27,6 @@ TENSOR_DIMS, TENSOR_DATA_TYPE, TENSOR_DATA_LOCATION = 1, 2, 14
 # string_data 6, int64_data 7, raw_data 9, double_data 10, uint64_data 11) and doc_string 12.
 _TENSOR_HEADER_FIELDS = frozenset((1, 2, 3, 8, 13, 14, 16))
 _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
-
-
-class WireError(ValueError):
-    """The bytes are not a well-formed protobuf message (garbage or a truncated file)."""
-
-
-def read_varint(buf, pos, end):
-    """Decode the base-128 varint at ``buf[pos]``; returns (value, position after it)."""
-    value, shift = 0, 0
-    while True:
-        if pos >= end:
-            raise WireError("truncated varint at byte %d" % pos)
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-        if shift > 63:
-            raise WireError("varint longer than 10 bytes at byte %d" % pos)
-
-
-def encode_varint(value):
-    """The base-128 varint of a non-negative ``value`` (low 7 bits first, high bit = more follow)."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def fields(buf, start, end):
-    """Yield (field number, wire type, start of the field's tag, start of value, end of value).
-
-    For a VARINT the value range holds the varint's bytes; for LEN, the payload without its
-    length prefix. Raises WireError on a field that runs past ``end`` or a wire type protobuf
-    3 and ONNX do not use (groups, or the invalid 6 and 7).
-    """
-    pos = start
-    while pos < end:
-        tag_start = pos
-        key, pos = read_varint(buf, pos, end)
-        number, wire_type = key >> 3, key & 7
-        if number == 0:
-            raise WireError("field number 0 at byte %d" % tag_start)
-        if wire_type == VARINT:
-            value_start = pos
-            _, pos = read_varint(buf, pos, end)
-        elif wire_type == LEN:
-            length, value_start = read_varint(buf, pos, end)
-            pos = value_start + length
-        elif wire_type in _FIXED_SIZE:
-            value_start = pos
-            pos += _FIXED_SIZE[wire_type]
-        else:
-            raise WireError("wire type %d at byte %d" % (wire_type, tag_start))
-        if pos > end:
-            raise WireError("field %d at byte %d runs past the end of its message (truncated?)"
-                            % (number, tag_start))
-        yield number, wire_type, tag_start, value_start, pos
 
 
 def _ints(buf, wire_type, start, end):

@@ -14,6 +14,8 @@ SparseTensorProto.values = 1; TensorProto.DataType FLOAT16 = 10.
 """
 import mmap
 
+from edgeprof import protowire
+
 FLOAT16 = 10
 # ops that compute in int8/uint8 (the QDQ format, and the operator-oriented QLinear*/ *Integer ops)
 QUANTIZED_OPS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger")
@@ -137,34 +139,12 @@ def _text(buf, span):
 
 def _fields(buf, pos, end):
     """``(field number, value)`` of each field in ``buf[pos:end]``: an int for a varint, a ``(start, end)``
-    span for a length-delimited field, None for fixed-width ones (never read here)."""
-    while pos < end:
-        key, pos = _varint(buf, pos)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            value = (pos, pos + length)
-            pos += length
-        elif wire in (1, 5):
-            value = None
-            pos += 8 if wire == 1 else 4
+    span for a length-delimited field, None for fixed-width ones (never read here). Raises
+    :class:`edgeprof.protowire.WireError` (a ValueError) on bytes that are not protobuf."""
+    for field, wire, _, start, stop in protowire.fields(buf, pos, end):
+        if wire == protowire.VARINT:
+            yield field, protowire.read_varint(buf, start, stop)[0]
+        elif wire == protowire.LEN:
+            yield field, (start, stop)
         else:
-            raise ValueError("protobuf wire type %d at byte %d: not an ONNX file" % (wire, pos))
-        if pos > end:
-            raise ValueError("truncated protobuf field %d" % field)
-        yield field, value
-
-
-def _varint(buf, pos):
-    result, shift = 0, 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise ValueError("truncated or overlong varint at byte %d" % pos)
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
+            yield field, None
