@@ -31,6 +31,21 @@ ENTRY_FIELDS = {
     "exported": (str, False), "export_seconds": (_NUMBER, False), "preprocess": (dict, False),
     "variants": (dict, False),
 }
+# The ImageNet evaluation of torchvision: the shorter side resized to crop / 0.875 (224 -> 256, 299 -> 342),
+# the centre crop, torchvision's ImageNet mean and std. A manifest entry's ``preprocess`` when the
+# model's weights say nothing else; edgeprof accuracy's default for an entry without one.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CROP_FRACTION = 0.875
+
+
+def standard_preprocess(height, width):
+    """The standard ImageNet evaluation for an input of ``height`` x ``width`` pixels (a ``preprocess`` mapping)."""
+    return {"resize": int(round(min(height, width) / CROP_FRACTION)), "crop": [int(height), int(width)],
+            "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "color": "RGB",
+            "interpolation": "bilinear", "scale": 255}
+
+
 NUMERIC_CHECK_FIELDS = {"max_abs_diff": (_NUMBER, True), "tolerance": (_NUMBER, True)}
 # The evaluation preprocessing (docs/models.md): resize the shorter side, centre crop [h, w], /scale,
 # (x - mean) / std per channel.

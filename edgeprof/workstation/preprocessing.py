@@ -15,19 +15,15 @@ standard derived from its input size, marked ``source: default`` so a reader kno
 torchvision is imported inside :func:`for_zoo`, for torchvision models only.
 """
 
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
-# The ImageNet evaluation crop: the centre 87.5 % of the resized image (224 of 256).
-CROP_FRACTION = 0.875
+from edgeprof.records.manifest import standard_preprocess
+
 STANDARD_SOURCE = "ImageNet evaluation standard (resize crop/0.875, torchvision's ImageNet mean/std)"
 DEFAULT_SOURCE = "default"
 
 
 def standard(height, width, source=STANDARD_SOURCE):
-    """The standard ImageNet evaluation for an input of ``height`` x ``width`` pixels."""
-    return {"resize": int(round(min(height, width) / CROP_FRACTION)), "crop": [int(height), int(width)],
-            "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "color": "RGB",
-            "interpolation": "bilinear", "scale": 255, "source": source}
+    """The standard ImageNet evaluation for an input of ``height`` x ``width`` pixels, with its ``source``."""
+    return dict(standard_preprocess(height, width), source=source)
 
 
 def for_zoo(model):

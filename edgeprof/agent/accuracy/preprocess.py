@@ -21,12 +21,10 @@ import re
 import numpy as np
 
 from edgeprof.errors import InputFileError, UsageError, require
+# torchvision's ImageNet evaluation (resize crop / 0.875, mean/std), as the export records it
+from edgeprof.records.manifest import CROP_FRACTION, IMAGENET_MEAN, IMAGENET_STD
+from edgeprof.records.manifest import standard_preprocess as default_preprocess
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-# torchvision's ImageNet evaluation: resize the shorter side to crop / 0.875, rounded (224 -> 256,
-# 299 -> 342 as Inception-v3's weights do), as edgeprof.workstation.preprocessing.standard records it.
-CROP_FRACTION = 0.875
 # interpolation name -> Pillow's resampling constant, as torchvision maps its InterpolationMode
 # (torchvision v0.29.1, transforms/functional.py, pil_modes_mapping).
 PIL_FILTERS = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}
@@ -38,13 +36,6 @@ _STREAM = re.compile(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
 def import_pil():
     """Pillow's ``Image`` module, or :class:`MissingDependency` with the install line."""
     return require("PIL.Image", "edgeprof accuracy (reading images)", INSTALL)
-
-
-def default_preprocess(height, width):
-    """torchvision's ImageNet evaluation for a model whose input is ``height`` x ``width``."""
-    return {"resize": int(round(min(height, width) / CROP_FRACTION)), "crop": [int(height), int(width)],
-            "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "color": "RGB",
-            "interpolation": "bilinear", "scale": 255}
 
 
 def _size(value, what, count):
