@@ -14,7 +14,7 @@ import sys
 from conftest import REPO
 
 PACKAGE = os.path.join(REPO, "edgeprof")
-SHARED = "shared"  # errors, util, argtypes, protowire, the package itself: standard library only
+SHARED = "shared"  # errors, util, argtypes, protowire, onnxproto, the package itself: standard library only
 ALLOWED = {
     SHARED: {SHARED},
     "records": {SHARED, "records"},
@@ -36,7 +36,7 @@ HEAVY = {"torch", "torchvision", "onnx", "onnxruntime", "matplotlib", "tensorrt"
 def part_of(module):
     """The part of a dotted module name under ``edgeprof`` (``edgeprof.agent.sensors.jtop`` -> sensors)."""
     names = module.split(".")[1:]
-    if not names or names[0] in ("errors", "util", "argtypes", "protowire", "__init__"):
+    if not names or names[0] in ("errors", "util", "argtypes", "protowire", "onnxproto", "__init__"):
         return SHARED
     if names[0] in ("cli", "__main__"):
         return "commands"
