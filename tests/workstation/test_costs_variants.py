@@ -87,16 +87,16 @@ class _Tiny(torch.nn.Module):
         return self.head(tokens.mean(1))
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def write_variants(folder):
     """The tiny network as fp32 (folded, and unfolded: weights read through Transpose), fp16, QDQ
-    int8 (edgeprof's own), QOperator and dynamic int8 (ONNX Runtime's quantize_static/quantize_dynamic)."""
+    int8 (edgeprof's own), QOperator and dynamic int8 (ONNX Runtime's quantize_static/quantize_dynamic),
+    written into ``folder``; returns name -> path (``prepared`` is quant_pre_process's output)."""
+    import torch
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from edgeprof.workstation import calibration, precision, preprocessing
-    folder = str(tmp_path_factory.mktemp("tiny"))
-    paths = {name: os.path.join(folder, name + ".onnx") for name in
+    paths = {name: os.path.join(str(folder), name + ".onnx") for name in
              ("fp32", "nofold", "nofold.fp16", "int8", "prepared", "qoperator", "dynamic")}
     torch.manual_seed(0)
     model = _Tiny().eval()
@@ -112,6 +112,13 @@ def tiny(tmp_path_factory):
                     quant_format=QuantFormat.QOperator, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     quantize_dynamic(paths["prepared"], paths["dynamic"], weight_type=QuantType.QInt8)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The analyses of :func:`write_variants`' files."""
+    paths = write_variants(tmp_path_factory.mktemp("tiny"))
     return {name: costs.analyze(path) for name, path in paths.items() if name != "prepared"}
 
 
