@@ -90,7 +90,8 @@ check-analysis: $(VENV)/.stamp
 	$(PY) tools/check_analysis.py $(CHECK_ARGS)
 
 test-slow: $(VENV)/.stamp
-	EDGEPROF_SLOW=1 bash tools/pytest-run $(PY) tests/workstation/test_analysis.py tests/workstation/test_costs_wire.py
+	EDGEPROF_SLOW=1 bash tools/pytest-run $(PY) tests/workstation/test_analysis.py tests/workstation/test_costs_wire.py \
+	    tests/workstation/test_costs_infer.py tests/workstation/test_costs_shaperules.py
 
 bench: $(VENV)/.stamp
 	$(PY) benchmarks/harness_overhead.py --rounds 20 --seconds 1.5

@@ -11,6 +11,15 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 
+def check_analysis_tool():
+    """tools/check_analysis.py as a module (its model builder and exporter; needs torch to use)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("check_analysis", os.path.join(REPO, "tools", "check_analysis.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_cli(args, env=None, timeout=300):
     """Run ``python -m edgeprof ARGS``; returns the CompletedProcess (text stdout/stderr)."""
     full_env = dict(os.environ)

@@ -159,11 +159,30 @@ def check(name, folder, paper, keep=True):
                    unsupported=result.unsupported_ops,
                    fc_params_pct=100.0 * result.fc_params / max(result.params, 1),
                    fc_macs_pct=100.0 * result.fc_macs / max(result.macs, 1))
+    if result is not None:
+        row["shapes_by"] = result.shapes_by
+        row["same_as_onnx"] = same_as_onnx_inference(path, result) if result.shapes_by == "edgeprof" else None
     if result is not None and result.params != row["tv_params"]:
         row["buffer_params"] = float_buffer_elements(name)
     if not keep:
         shutil.rmtree(os.path.dirname(path), ignore_errors=True)
     return row
+
+
+def same_as_onnx_inference(path, result):
+    """Whether the counts from edgeprof's own shape inference are those ONNX's shape inference gives,
+    layer by layer (the second analysis skips edgeprof's pass)."""
+    from edgeprof.costs import infer
+
+    def refuse(model):
+        raise infer.NotInferred("skipped by check_analysis")
+    own = infer.pure_shapes
+    infer.pure_shapes = refuse
+    try:
+        other = costs.analyze(path)
+    finally:
+        infer.pure_shapes = own
+    return (result.summary(), result.layers, result.notes) == (other.summary(), other.layers, other.notes)
 
 
 def float_buffer_elements(name):
@@ -202,6 +221,8 @@ def failures(row):
         found.append("params %d != %d" % (row["params"], row["tv_params"]))
     if row["paper_gops"] and abs(row["paper_ops"] / 1e9 / row["paper_gops"] - 1) > 0.03:
         found.append("paper ops")
+    if row["same_as_onnx"] is False:
+        found.append("edgeprof's own shapes count differently from ONNX's shape inference")
     return found
 
 
@@ -223,22 +244,29 @@ def why(row):
 def markdown(rows):
     lines = ["| model | input | params (graph) | torchvision num_params | MACs (G) | torchvision GFLOPS | "
              "MACs diff | paper ops (G) | paper Fig. 2 G-Ops | ops diff | complete | FC params | FC MACs | analyse s | "
-             "why they differ |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "shapes by | why they differ |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["error"]:
-            lines.append("| %s | %d | - | {:,} | - | %.3f | - | - | - | - | error: %s | - | - | - | - |".format(
+            lines.append("| %s | %d | - | {:,} | - | %.3f | - | - | - | - | error: %s | - | - | - | - | - |".format(
                 r["tv_params"]) % (r["model"], r["side"], r["tv_gmacs"], r["error"][:80]))
             continue
         tv_params = "{:,}".format(r["tv_params"]) + (" (+{:,} aux)".format(r["aux"]) if r["aux"] else "")
         ops_diff = "%+.2f%%" % (100.0 * (r["paper_ops"] / 1e9 / r["paper_gops"] - 1)) if r["paper_gops"] else "-"
-        lines.append("| %s | %d | {:,} | %s | %.3f | %.3f | %+.2f%% | %.2f | %s | %s | %s | %.1f%% | %.2f%% | %.2f | %s |".format(
+        lines.append("| %s | %d | {:,} | %s | %.3f | %.3f | %+.2f%% | %.2f | %s | %s | %s | %.1f%% | %.2f%% | %.2f | %s | %s |".format(
             r["params"]) % (
             r["model"], r["side"], tv_params, r["macs"] / 1e9, r["tv_gmacs"], 100.0 * macs_diff(r),
             r["paper_ops"] / 1e9, "%.2f" % r["paper_gops"] if r["paper_gops"] else "-", ops_diff,
             "yes" if r["complete"] else "no (%d layers)" % r["uncosted"], r["fc_params_pct"],
-            r["fc_macs_pct"], r["seconds"], why(r) or "-"))
+            r["fc_macs_pct"], r["seconds"], shapes_by(r), why(r) or "-"))
     return "\n".join(lines)
+
+
+def shapes_by(row):
+    """edgeprof (and whether ONNX's inference counts the same) or onnx, with the node that needed it."""
+    if row["shapes_by"] == "edgeprof":
+        return "edgeprof (same as onnx)" if row["same_as_onnx"] else "edgeprof (DIFFERS from onnx)"
+    return row["shapes_by"].replace("|", "/")
 
 
 def _names(text):

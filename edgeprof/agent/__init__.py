@@ -9,6 +9,6 @@ Contract: Python 3.6 (JetPack 4.6: Python 3.6.9, numpy 1.19, PyYAML); numpy and 
 third-party imports at module level. Runtimes (TensorRT, onnxruntime, CUDA) and sensor libraries
 (jetson-stats, nvidia-ml-py) are imported inside functions. Never imports ``edgeprof.workstation``
 or ``edgeprof.reading``; ``backends`` and ``sensors`` never import each other. ``selection`` may
-ask :mod:`edgeprof.costs` for the static costs of a bare ``.onnx`` when onnx happens to be installed
-(``tests/agent/test_layout.py`` holds these rules).
+ask :mod:`edgeprof.costs` for the static costs of a bare ``.onnx`` (no onnx needed for the ops its own
+shape rules cover; ``tests/agent/test_layout.py`` holds these rules).
 """

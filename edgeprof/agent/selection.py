@@ -7,13 +7,14 @@ backend that builds the precision itself from the fp32 file (TensorRT) keeps the
 .onnx file is run as it is.
 
 This is agent code (Python 3.6, no torch/onnx needed): a bare ONNX file gets its static costs
-from ``edgeprof.costs`` only when onnx is importable, and is otherwise swept with those
-fields left empty and a note saying why.
+from ``edgeprof.costs``, which reads the graph and infers its shapes without onnx for the ops its
+rules cover; a model with other nodes needs onnx for ONNX's shape inference, and without it is
+swept with those fields left empty and a note saying why.
 """
 import logging
 import os
 
-from edgeprof.errors import InputFileError, UsageError
+from edgeprof.errors import InputFileError, MissingDependency, UsageError
 from edgeprof.records.files import sha256_file
 
 log = logging.getLogger("edgeprof")
@@ -75,16 +76,14 @@ def _from_onnx(path):
         raise InputFileError("no such model file: %s" % path)
     model = {"name": os.path.splitext(os.path.basename(path))[0], "file": os.path.basename(path),
              "sha256": sha256_file(path), "path": os.path.abspath(path)}
-    try:
-        from edgeprof import costs
-        import onnx  # noqa: F401  (analysis needs it; check before trying)
-    except ImportError:
-        model["static_note"] = ("static costs not computed: onnx is not installed here; export with "
-                                "`edgeprof export --onnx` on a workstation to get them in a manifest")
-        log.info("%s: %s", path, model["static_note"])
-        return [model]
+    from edgeprof import costs
     try:
         summary = costs.analyze(path).summary()
+    except MissingDependency as exc:  # a node edgeprof's own shape rules do not cover, and no onnx here
+        model["static_note"] = ("static costs not computed: %s; or export with `edgeprof export --onnx` on a "
+                                "workstation to get them in a manifest" % exc)
+        log.info("%s: %s", path, model["static_note"])
+        return [model]
     except UsageError:  # a batch axis fixed above 1: the sweep sets the batch itself
         raise InputFileError("%s has a fixed batch size; edgeprof sweep needs a dynamic batch axis: "
                              "export the model again with one" % path)

@@ -1,6 +1,6 @@
-"""``edgeprof inspect``: static costs of an ONNX model, from the graph alone (needs onnx)."""
+"""``edgeprof inspect``: static costs of an ONNX model, from the graph alone (onnx needed only for
+models whose nodes edgeprof's own shape inference does not cover: see edgeprof.costs.infer)."""
 from edgeprof.commands import positive_int, print_json
-from edgeprof.errors import require
 
 HELP = "count an ONNX model's parameters, MACs, paper-style operations and memory, from the graph alone"
 
@@ -68,6 +68,8 @@ def _summary_lines(analysis):
             _si(s["peak_activation_bytes"], "B"), _si(analysis.activation_bytes, "B"))),
     ]
     rows.extend(_not_costed_rows(analysis))
+    rows.append(("shapes", "edgeprof's own shape inference" if analysis.shapes_by == "edgeprof"
+                 else "ONNX's shape inference: " + analysis.shapes_by.split("(", 1)[-1].rstrip(")")))
     rows.extend(("note", note) for note in analysis.notes)
     width = max(len(label) for label, _ in rows)
     return ["%-*s  %s" % (width + 1, label + ":", value) for label, value in rows]
@@ -99,12 +101,11 @@ def _layer_lines(analysis):
 
 
 def run(args):
-    require("onnx", "edgeprof inspect", "pip install 'edgeprof[export]'")  # costs/ imports it lazily
     from edgeprof import costs
     result = costs.analyze(args.model, batch=args.batch)
     if args.json:
         data = dict(result.summary(), file=result.path, batch=result.batch,
-                    activation_bytes=result.activation_bytes, notes=result.notes)
+                    activation_bytes=result.activation_bytes, notes=result.notes, shapes_by=result.shapes_by)
         if args.layers:
             data["layers"] = result.layers
         print_json(data)

@@ -13,7 +13,7 @@ TARGETS = (("per_image_ms", "latency per image", "ms"), ("energy_per_image_mj", 
 
 def configure(parser):
     parser.add_argument("model", metavar="MODEL.onnx|NAME",
-                        help="an ONNX file (counted here; needs onnx) or a model name in --manifest or the profiles")
+                        help="an ONNX file (its costs counted here) or a model name in --manifest or the profiles")
     parser.add_argument("--profiles", required=True, action="append", metavar="PATH",
                         help="the board's profiles: a folder such as profiles/<board>, or a file (repeatable)")
     parser.add_argument("--batch", type=positive_int, default=1, metavar="N",
@@ -30,8 +30,8 @@ def counts_from_onnx(path):
     try:
         from edgeprof import costs
         result = costs.analyze(path, batch=1)
-    except ImportError as exc:
-        raise UsageError(f"counting {path} needs onnx ({exc}); install it or give a model NAME with --manifest")
+    except ImportError as exc:  # numpy missing (onnx, where a model needs it, is MissingDependency)
+        raise UsageError(f"counting {path} needs {exc.name or exc}; install it or give a model NAME with --manifest")
     return {"name": os.path.splitext(os.path.basename(path))[0], "paper_ops": result.paper_ops,
             "macs": result.macs, "fc_macs": result.fc_macs, "params": result.params}
 

@@ -1,17 +1,18 @@
 """Static costs of an ONNX model from its graph alone: parameters, MACs, the paper's operations,
 weight and activation memory, per layer and in total.
 
-Nothing is run and no weight is read: the protobuf is walked without the payloads of its
-initializers (``wire``), whose sizes come from their dims and data type, and output shapes come
-from ONNX shape inference on that light copy, with the shapes the graph computes folded in
-between (``fold``, ``nodeshapes``), so time and memory do not grow with the weights (the 575 MB
-VGG-19 reads in well under a second and 62 MB). The counting rules are in
-docs/analysis-conventions.md.
+Nothing is run and no weight is read: the protobuf is walked into plain objects without the
+payloads of its initializers (``onnxproto``), whose sizes come from their dims and data type, and
+output shapes come from one pass of edgeprof's own rules (``infer``: ``fold`` for the shapes the
+graph computes, ``shaperules`` for the rest), so time and memory grow neither with the weights nor
+with onnx's import. A model with a node those rules do not know goes through ONNX's shape inference
+instead (``graph.onnx_shapes``, ``wire``, ``nodeshapes``), which needs the onnx package. The
+counting rules are in docs/analysis-conventions.md.
 
 costs/ is a part of its own: ``graph`` loads the model and infers its shapes, ``rules`` counts
 each op, and this module puts them together. onnx is imported inside functions only, so importing
-costs/ needs none of it. Used by export, inspect and predict, and, when onnx is installed, by the
-agent's model selection (for a bare .onnx given to ``sweep``).
+costs/ needs none of it. Used by export, inspect and predict, and by the agent's model selection
+(for a bare .onnx given to ``sweep``).
 """
 from edgeprof.costs import graph, rules, weights
 
@@ -41,10 +42,12 @@ class Analysis:
         complete (bool): every layer was costed; when False, macs and paper_ops are lower bounds.
         fc_params, fc_macs (int): the part held by fully connected layers (Gemm, MatMul with a weight).
         notes (list of str): anything the reader must know to trust the numbers.
+        shapes_by (str): which shape inference gave the tensors' shapes: "edgeprof" (its own rules,
+            no onnx) or "onnx (...)" saying at which node edgeprof's own stopped.
     """
 
     def __init__(self, path, batch, opset, input_name, input_shape, layers, weight_bytes,
-                 peak_activation_bytes, notes):
+                 peak_activation_bytes, notes, shapes_by="edgeprof"):
         self.path = path
         self.batch = batch
         self.opset = opset
@@ -54,6 +57,7 @@ class Analysis:
         self.weight_bytes = weight_bytes
         self.peak_activation_bytes = peak_activation_bytes
         self.notes = notes
+        self.shapes_by = shapes_by
         self.params = sum(layer["params"] for layer in layers)
         self.macs = sum(layer["macs"] or 0 for layer in layers)
         self.paper_ops = sum(layer["paper_ops"] or 0 for layer in layers)
@@ -112,11 +116,15 @@ def analyze(path, batch=1):
 
 
 def analyze_model(model, path, batch=1):
-    """:func:`analyze` on a ModelProto already read from ``path`` (external data files are found
-    next to ``path``); the model is changed in place (its batch axis)."""
+    """:func:`analyze` on a model already read from ``path`` by :func:`graph.load` (or an onnx
+    ModelProto; external data files are found next to ``path``); the model is changed in place
+    (its batch axis)."""
+    from edgeprof import onnxproto
+    if not isinstance(model, onnxproto.Model):
+        model = graph.from_onnx(model)
     notes = []
     primary, scale = graph.set_batch(model, path, batch, notes)
-    shapes, bits, folded = graph.infer_shapes(model, path)
+    shapes, bits, folded, shapes_by = graph.infer_shapes(model, path)
     view = graph.GraphView(model, shapes, bits, folded)
     weights.mark_constant_outputs(model, view)
     layers = [rules.layer_row(node, view) for node in model.graph.node if node.op_type != "Constant"]
@@ -134,7 +142,7 @@ def analyze_model(model, path, batch=1):
     if any(layer["output_shape"] is None or None in layer["output_shape"] for layer in layers):
         notes.append("some output shapes are unknown; their activation bytes count as 0")
     opset = max([imp.version for imp in model.opset_import if imp.domain in ("", "ai.onnx")] or [0])
-    input_dims = graph.dims_of(primary.type.tensor_type.shape)
+    input_dims = primary.dims or []
     return Analysis(path, batch, opset=opset, input_name=primary.name, input_shape=input_dims[1:],
                     layers=layers, weight_bytes=graph.weight_bytes(model), peak_activation_bytes=peak_bytes,
-                    notes=notes)
+                    notes=notes, shapes_by=shapes_by)

@@ -13,6 +13,7 @@ The op semantics follow the ONNX operator specification (https://onnx.ai/onnx/op
 opset 11 and later; anything else, or a value over MAX_ELEMENTS, is left to shape inference.
 numpy is imported inside the functions (costs/ needs it only when it analyses).
 """
+from edgeprof import onnxproto
 from edgeprof.costs.graph import attr
 
 MAX_ELEMENTS = 1 << 20  # no folded value (a mask) larger than this is ever computed
@@ -21,13 +22,12 @@ SHAPE_ELEMENTS = 64     # values this small go back into the graph with their da
 
 def known_values(graph):
     """Values of the initializers that hold their data (the light copy keeps only small ones) and
-    of the Constant nodes."""
-    from onnx import numpy_helper
+    of the Constant nodes (of an onnx GraphProto or an :class:`onnxproto.Graph`)."""
     values = {}
     for tensor in graph.initializer:
         if tensor.data_location != 1 and _has_data(tensor) and _numel(tensor.dims) <= MAX_ELEMENTS:
             try:
-                values[tensor.name] = numpy_helper.to_array(tensor)
+                values[tensor.name] = to_array(tensor)
             except (ValueError, TypeError):  # a type numpy cannot hold: not foldable
                 continue
     for node in graph.node:
@@ -38,7 +38,17 @@ def known_values(graph):
     return values
 
 
+def to_array(tensor):
+    """The numpy value of an onnx TensorProto (onnx.numpy_helper) or an :class:`onnxproto.Tensor`."""
+    if isinstance(tensor, onnxproto.Tensor):
+        return tensor.to_array()
+    from onnx import numpy_helper
+    return numpy_helper.to_array(tensor)
+
+
 def _has_data(tensor):
+    if isinstance(tensor, onnxproto.Tensor) and not tensor.has_values:
+        return False
     return bool(tensor.raw_data or tensor.float_data or tensor.int32_data or tensor.int64_data
                 or tensor.double_data or tensor.uint64_data or tensor.string_data) or 0 in tensor.dims
 
@@ -53,10 +63,9 @@ def _numel(dims):
 def constant_value(node):
     """The numpy value of a Constant node (``value`` or the ``value_*`` shorthands), or None."""
     import numpy
-    from onnx import numpy_helper
     for attribute in node.attribute:
         if attribute.name == "value":
-            return numpy_helper.to_array(attribute.t)
+            return to_array(attr(node, "value", None))
         if attribute.name in ("value_float", "value_floats"):
             return numpy.array(attr(node, attribute.name, None), dtype=numpy.float32)
         if attribute.name in ("value_int", "value_ints"):
@@ -84,7 +93,7 @@ def fold(graph, shapes, values, infer_node=None):
     from onnx import helper, numpy_helper
     nodes, folded = [], []
     for node in graph.node:
-        results = _fold_node(node, shapes, values)
+        results = fold_node(node, shapes, values)
         if results is None:
             nodes.append(node)
             if infer_node is not None:
@@ -107,7 +116,7 @@ def fold(graph, shapes, values, infer_node=None):
     return folded
 
 
-def _fold_node(node, shapes, values):
+def fold_node(node, shapes, values):
     """The values of all of ``node``'s outputs, or None when it cannot or must not be folded."""
     import numpy
     evaluate = _evaluator(node.op_type)
@@ -270,9 +279,8 @@ def _cast(node, args):
 
 def _constant_of_shape(node, args):
     import numpy
-    from onnx import numpy_helper
     tensor = attr(node, "value", None)
-    fill = numpy_helper.to_array(tensor).reshape(-1) if tensor is not None else numpy.zeros(1, numpy.float32)
+    fill = to_array(tensor).reshape(-1) if tensor is not None else numpy.zeros(1, numpy.float32)
     return numpy.full(_check_size(args[0].reshape(-1)), fill[0], dtype=fill.dtype)
 
 
@@ -364,24 +372,12 @@ def _clip(node, args):
     return numpy.clip(args[0], low, high).astype(args[0].dtype)
 
 
-def onnx_dtype(dtype):
-    """ONNX data type code of a numpy dtype (onnx >= 1.13 has a helper; older onnx a table)."""
-    import onnx
-    if hasattr(onnx.helper, "np_dtype_to_tensor_dtype"):
-        return onnx.helper.np_dtype_to_tensor_dtype(dtype)
-    return onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[dtype]
+onnx_dtype = onnxproto.onnx_dtype
+numpy_dtype = onnxproto.numpy_dtype
 
 
 def _dims_op(node, args):
     raise ValueError("Shape and Size are evaluated from the inferred sizes, not from values")
-
-
-def numpy_dtype(onnx_dtype):
-    """numpy dtype of an ONNX data type (onnx >= 1.13 has a helper; older onnx a mapping table)."""
-    import onnx
-    if hasattr(onnx.helper, "tensor_dtype_to_np_dtype"):
-        return onnx.helper.tensor_dtype_to_np_dtype(onnx_dtype)
-    return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[onnx_dtype]
 
 
 def _evaluators():

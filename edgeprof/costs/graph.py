@@ -1,11 +1,12 @@
 """The ONNX graph side of the costs: load and check the file, give the batch axis its size, and infer
-every tensor's shape on a light copy of the graph, folding shape math between rounds of inference.
+every tensor's shape: by edgeprof's own rules when it has one for every node, else by ONNX's shape
+inference on a light copy of the graph, folding shape math between rounds of inference.
 
-onnx (and numpy, for the shape math) are imported inside the functions.
+onnx (only for that fallback) and numpy (for the shape math) are imported inside the functions.
 """
 import os
 
-from edgeprof.errors import InputFileError, UsageError
+from edgeprof.errors import InputFileError, UsageError, require
 from edgeprof.util import one_line
 
 # Bits per element of each ONNX TensorProto.DataType (STRING and UNDEFINED have no fixed size).
@@ -18,20 +19,35 @@ _INLINE_LIMIT_BYTES = 4096
 
 
 def load(path):
-    """Parse the model without its large weights' values (``wire``), and check that the graph is whole.
+    """Read the model without its large weights' values (``onnxproto``: no onnx needed), and check
+    that the graph is whole.
 
     Initializers of at most _INLINE_LIMIT_BYTES keep their values (shape constants); the others
     keep their name, dims, data type and external-data fields, which is all the costs read.
     """
-    from edgeprof.costs import wire
+    from edgeprof import onnxproto
     if not os.path.isfile(path):
         raise InputFileError("%s: no such file; give the path of an .onnx model" % path)
     try:
-        model = wire.load_light(path, _INLINE_LIMIT_BYTES, _DTYPE_BITS)
-    except Exception as exc:  # noqa: BLE001  (WireError, and protobuf raises several types for garbage)
+        model = onnxproto.read(path, _INLINE_LIMIT_BYTES, _DTYPE_BITS)
+        model.onnx_light = lambda: _onnx_light(path)
+    except Exception as exc:  # noqa: BLE001  (WireError, UnicodeDecodeError, struct.error for garbage)
         raise InputFileError("%s is not a readable ONNX model (%s); check the file or export it again"
                              % (path, one_line(exc)))
     check_whole(model, path)
+    return model
+
+
+def _onnx_light(path):
+    from edgeprof.costs import wire
+    return wire.load_light(path, _INLINE_LIMIT_BYTES, _DTYPE_BITS)
+
+
+def from_onnx(proto):
+    """The costs' model of an onnx ModelProto already in memory (see :func:`load`)."""
+    from edgeprof import onnxproto
+    model = onnxproto.decode(proto.SerializeToString(), _INLINE_LIMIT_BYTES, _DTYPE_BITS)
+    model.onnx_light = lambda: proto
     return model
 
 
@@ -81,7 +97,7 @@ def weight_bytes(model):
 
 
 def dims_of(shape_proto):
-    """Sizes of a TensorShapeProto, None for a symbolic or missing size."""
+    """Sizes of an onnx TensorShapeProto, None for a symbolic or missing size."""
     return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in shape_proto.dim]
 
 
@@ -89,7 +105,7 @@ def set_batch(model, path, batch, notes):
     """Give the batch axis of every graph input the size ``batch``.
 
     Returns:
-        (primary input ValueInfoProto, factor to scale batch-proportional counts by)
+        (primary input ValueInfo, factor to scale batch-proportional counts by)
     """
     initializers = {t.name for t in model.graph.initializer}
     inputs = [vi for vi in model.graph.input if vi.name not in initializers]
@@ -97,26 +113,57 @@ def set_batch(model, path, batch, notes):
         raise InputFileError("%s has no graph input; inspect needs a model that takes an input" % path)
     # The primary input's first axis is the batch; a fixed first axis of another input (a
     # parameter such as an image-info vector) is left as it is.
-    fixed = (dims_of(inputs[0].type.tensor_type.shape) or [None])[0]
+    fixed = (inputs[0].dims or [None])[0]
     if fixed not in (None, 1, batch):
         raise UsageError("%s has a fixed batch of %d: use --batch %d, or export it with a dynamic "
                          "batch axis" % (path, fixed, fixed))
     scale = batch if fixed == 1 else 1
     for value_info in inputs:
-        shape = value_info.type.tensor_type.shape
-        dims = dims_of(shape)
+        dims = value_info.dims or []
         if None in dims[1:]:
             raise InputFileError("%s: input %r has a dynamic size besides the batch axis; export it with a "
                                  "fixed input size" % (path, value_info.name))
         if dims and dims[0] is None:
-            shape.dim[0].dim_value = batch // scale
+            dims[0] = batch // scale
     if scale != 1:
         notes.append("the model's batch is fixed at 1: costs and activations are scaled by %d" % scale)
     return inputs[0], scale
 
 
 def infer_shapes(model, path):
-    """Run ONNX shape inference on a copy whose large initializers carry only dims and type.
+    """Every tensor's shape and type: edgeprof's own inference when it knows every node, else ONNX's.
+
+    First one pass in graph order (:mod:`edgeprof.costs.infer`): each node is folded when its inputs
+    are known values (:mod:`edgeprof.costs.fold`) or inferred by edgeprof's shape rules
+    (:mod:`edgeprof.costs.shaperules`); no onnx is imported. When a node has no rule (an op type
+    without one, a custom domain, a shape that depends on the data) or its inputs disagree, the
+    whole model goes through ONNX's shape inference instead (:func:`onnx_shapes`), which gives the
+    same shapes where both know them (tests/workstation/test_costs_infer.py checks it).
+
+    Returns:
+        (shapes, bits, folded, by): dicts from tensor name to its list of sizes (None for an unknown
+        size; the whole shape is None for an unknown rank) and to its bits per element, the set
+        of tensors that were computed as shape constants, and which inference gave them ("edgeprof",
+        or "onnx" and why).
+    """
+    from edgeprof.costs import infer
+    try:
+        shapes, types, folded = infer.pure_shapes(model)
+        by = "edgeprof"
+    except infer.NotInferred as exc:
+        require("onnx", "The shapes of %s (edgeprof's own inference stops at %s)" % (path, exc),
+                "pip install 'edgeprof[export]'")
+        shapes, types, folded = onnx_shapes(model, path)
+        by = "onnx (edgeprof's own inference stops at %s)" % exc
+    bits = {name: _DTYPE_BITS.get(elem_type, 0) for name, elem_type in types.items()}
+    for tensor in model.graph.initializer:
+        shapes[tensor.name] = list(tensor.dims)
+        bits[tensor.name] = _DTYPE_BITS.get(tensor.data_type, 0)
+    return shapes, bits, folded, by
+
+
+def onnx_shapes(model, path):
+    """ONNX shape inference on a copy whose large initializers carry only dims and type.
 
     Between rounds of inference, nodes whose inputs are all known (shape math such as PyTorch's
     ``x.size()`` becoming Shape, Gather, Div, Concat... feeding a Reshape, and masks built from
@@ -124,12 +171,16 @@ def infer_shapes(model, path):
     be; ONNX's own data propagation stops at ops like Div.
 
     Returns:
-        (shapes, bits, folded): dicts from tensor name to its list of sizes (None for an unknown
-        size; the whole shape is None for an unknown rank) and to its bits per element, and the set
-        of tensors that were computed as shape constants.
+        (shapes, types, folded): tensor name -> sizes and -> ONNX element type, the folded names.
     """
     from edgeprof.costs import fold, nodeshapes
-    light = _light_copy(model)
+    light = _light_copy(model.onnx_light())
+    batch_dims = {vi.name: vi.dims for vi in model.graph.input}
+    for value_info in light.graph.input:  # the sizes set_batch gave the costs' model
+        dims = batch_dims.get(value_info.name)
+        shape = value_info.type.tensor_type.shape
+        if dims and shape.dim and dims[0] is not None and dims_of(shape)[0] is None:
+            shape.dim[0].dim_value = dims[0]
     values = fold.known_values(light.graph)
     folded = set()
     shapes, types = _inferred_shapes(light, path)
@@ -144,11 +195,7 @@ def infer_shapes(model, path):
     for name in folded:
         shapes[name] = list(values[name].shape)
         types[name] = fold.onnx_dtype(values[name].dtype)
-    bits = {name: _DTYPE_BITS.get(elem_type, 0) for name, elem_type in types.items()}
-    for tensor in model.graph.initializer:
-        shapes[tensor.name] = list(tensor.dims)
-        bits[tensor.name] = _DTYPE_BITS.get(tensor.data_type, 0)
-    return shapes, bits, folded
+    return shapes, types, folded
 
 
 def _light_copy(model):
@@ -223,10 +270,13 @@ class GraphView:
 
 
 def attr(node, name, default):
-    """The value of ``node``'s attribute ``name``, or ``default`` when the node does not set it."""
+    """The value of ``node``'s attribute ``name`` (as onnx.helper.get_attribute_value gives it), or
+    ``default`` when the node does not set it; ``node`` is an :class:`onnxproto.Node` or a NodeProto."""
+    from edgeprof import onnxproto
+    if isinstance(node, onnxproto.Node):
+        return node.attr(name, default)
     import onnx
     for attribute in node.attribute:
         if attribute.name == name:
             return onnx.helper.get_attribute_value(attribute)
     return default
-

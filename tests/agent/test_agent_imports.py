@@ -1,7 +1,8 @@
 """The agent never needs torch, onnx or matplotlib: importing and running it pulls none of them in.
 
-(A bare .onnx file given to ``sweep`` is the one exception by design: its static costs are computed
-with onnx when onnx happens to be installed. A manifest, the normal way, needs nothing.)
+(A bare .onnx file given to ``sweep`` gets its static costs from edgeprof.costs, which needs onnx
+only for a model whose nodes its own shape rules do not cover. A manifest, the normal way, needs
+nothing.)
 """
 import hashlib
 import shutil
@@ -43,3 +44,22 @@ def test_the_agent_imports_no_workstation_library(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                             env={"PYTHONPATH": REPO, "PATH": "/usr/bin:/bin", "EDGEPROF_ROOT": str(tmp_path)})
     assert result.returncode == 0, result.stderr
+
+
+BARE_CHECK = """
+import sys
+sys.modules["onnx"] = None  # as on a board without onnx: any import of it fails
+from edgeprof.agent import selection
+model, = selection.resolve(sys.argv[1])
+print(model.get("macs"), model.get("params"), model.get("static_note"))
+"""
+
+
+def test_a_bare_onnx_gets_its_static_costs_without_onnx():
+    result = subprocess.run([sys.executable, "-c", BARE_CHECK, TINY_ONNX], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, env={"PYTHONPATH": REPO, "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    from edgeprof import costs
+    expected = costs.analyze(TINY_ONNX)
+    assert result.stdout.split() == [str(expected.macs), str(expected.params), "None"]
+    assert expected.macs > 0 and expected.shapes_by == "edgeprof"

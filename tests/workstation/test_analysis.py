@@ -5,13 +5,13 @@ The full zoo (VGG, ResNet-34..152, Inception-v3) and one classifier of each mode
 with EDGEPROF_SLOW=1; ``make check-analysis`` (tools/check_analysis.py) checks every torchvision
 classifier, and the table it produced is in docs/analysis-conventions.md.
 """
-import importlib.util
 import json
 import os
 import struct
 
 import pytest
 
+from conftest import check_analysis_tool
 from edgeprof import costs
 from edgeprof.errors import InputFileError, UsageError
 
@@ -23,10 +23,7 @@ SLOW = pytest.mark.skipif(not os.environ.get("EDGEPROF_SLOW"), reason="exports b
 
 
 def _check_tool():
-    spec = importlib.util.spec_from_file_location("check_analysis", os.path.join(REPO, "tools", "check_analysis.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return check_analysis_tool()
 
 
 def _weight(name, *dims):

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from conftest import check_analysis_tool
 from edgeprof import costs
 from edgeprof.costs import graph, wire
 from edgeprof.errors import InputFileError
@@ -141,12 +142,7 @@ def _same(a, b):
 
 
 def _export(name, folder):
-    spec_path = os.path.join(REPO, "tools", "check_analysis.py")
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("check_analysis", spec_path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool.exported_path(name, str(folder))
+    return check_analysis_tool().exported_path(name, str(folder))
 
 
 @pytest.mark.parametrize("name", ["resnet18", "shufflenet_v2_x0_5", "mobilenet_v3_small"])
