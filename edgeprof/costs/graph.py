@@ -6,6 +6,7 @@ onnx (only for that fallback) and numpy (for the shape math) are imported inside
 """
 import os
 
+from edgeprof import onnxproto
 from edgeprof.errors import InputFileError, UsageError, require
 from edgeprof.util import one_line
 
@@ -25,7 +26,6 @@ def load(path):
     Initializers of at most _INLINE_LIMIT_BYTES keep their values (shape constants); the others
     keep their name, dims, data type and external-data fields, which is all the costs read.
     """
-    from edgeprof import onnxproto
     if not os.path.isfile(path):
         raise InputFileError("%s: no such file; give the path of an .onnx model" % path)
     try:
@@ -45,7 +45,6 @@ def _onnx_light(path):
 
 def from_onnx(proto):
     """The costs' model of an onnx ModelProto already in memory (see :func:`load`)."""
-    from edgeprof import onnxproto
     model = onnxproto.decode(proto.SerializeToString(), _INLINE_LIMIT_BYTES, _DTYPE_BITS)
     model.onnx_light = lambda: proto
     return model
@@ -272,7 +271,6 @@ class GraphView:
 def attr(node, name, default):
     """The value of ``node``'s attribute ``name`` (as onnx.helper.get_attribute_value gives it), or
     ``default`` when the node does not set it; ``node`` is an :class:`onnxproto.Node` or a NodeProto."""
-    from edgeprof import onnxproto
     if isinstance(node, onnxproto.Node):
         return node.attr(name, default)
     import onnx
